@@ -1,0 +1,126 @@
+//! Single-producer/single-consumer rings of mbufs (`rte_ring` with SP/SC flags), split into
+//! a producer and a consumer half so the type system keeps each end on one thread.
+use super::{Burst, DpdkError, BURST_SIZE};
+use std::ffi::CString;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+struct RingInner {
+    raw: NonNull<dpdk_sys::rte_ring>,
+}
+
+// SAFETY: rte_ring is built for cross-lcore use; the SP/SC halves below never share an end.
+unsafe impl Send for RingInner {}
+// SAFETY: as above.
+unsafe impl Sync for RingInner {}
+
+impl Drop for RingInner {
+    fn drop(&mut self) {
+        // Mbufs still queued go back to their pool.
+        let mut b = Burst::new();
+        loop {
+            // SAFETY: both halves are gone (this is the last Arc), so this thread is the only user.
+            let n = unsafe {
+                dpdk_sys::vigil_ring_sc_dequeue_burst(
+                    self.raw.as_ptr(),
+                    b.ptrs.as_mut_ptr() as *mut *mut _,
+                    BURST_SIZE as u32,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n == 0 {
+                break;
+            }
+            b.len = n as usize;
+            b.free_all();
+        }
+        // SAFETY: no other reference to the ring remains.
+        unsafe { dpdk_sys::rte_ring_free(self.raw.as_ptr()) };
+    }
+}
+
+/// The enqueue end.
+pub struct RingProducer {
+    inner: Arc<RingInner>,
+}
+/// The dequeue end.
+pub struct RingConsumer {
+    inner: Arc<RingInner>,
+}
+
+/// Creates a ring of `size` slots (a power of two; one slot stays empty).
+pub fn ring_pair(name: &str, size: u32) -> Result<(RingProducer, RingConsumer), DpdkError> {
+    let cname = CString::new(name).map_err(|_| DpdkError {
+        op: "rte_ring_create".into(),
+        code: 22,
+        reason: "ring name has a NUL byte".into(),
+    })?;
+    let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+    // SAFETY: valid name; EAL is up.
+    let p = unsafe {
+        dpdk_sys::rte_ring_create(
+            cname.as_ptr(),
+            size.next_power_of_two(),
+            dpdk_sys::SOCKET_ID_ANY,
+            flags,
+        )
+    };
+    let raw = NonNull::new(p)
+        .ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
+    let inner = Arc::new(RingInner { raw });
+    Ok((
+        RingProducer {
+            inner: inner.clone(),
+        },
+        RingConsumer { inner },
+    ))
+}
+
+impl RingProducer {
+    /// Moves as many mbufs of `burst` as fit into the ring; the rest stay in the burst.
+    #[inline]
+    pub fn enqueue(&mut self, burst: &mut Burst) -> usize {
+        if burst.len == 0 {
+            return 0;
+        }
+        // SAFETY: single producer (we hold &mut self of the only producer); the ring takes
+        // ownership of the first n pointers.
+        let n = unsafe {
+            dpdk_sys::vigil_ring_sp_enqueue_burst(
+                self.inner.raw.as_ptr(),
+                burst.ptrs.as_ptr() as *const *mut _,
+                burst.len as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        burst.consume_front(n);
+        n
+    }
+}
+
+impl RingConsumer {
+    /// Fills the free room of `burst` from the ring; returns how many were taken.
+    #[inline]
+    pub fn dequeue(&mut self, burst: &mut Burst) -> usize {
+        let room = BURST_SIZE - burst.len;
+        if room == 0 {
+            return 0;
+        }
+        // SAFETY: single consumer; room pointers fit in ptrs[len..].
+        let n = unsafe {
+            dpdk_sys::vigil_ring_sc_dequeue_burst(
+                self.inner.raw.as_ptr(),
+                burst.ptrs.as_mut_ptr().add(burst.len) as *mut *mut _,
+                room as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        burst.len += n;
+        n
+    }
+
+    pub fn count(&self) -> u32 {
+        // SAFETY: read-only count.
+        unsafe { dpdk_sys::vigil_ring_count(self.inner.raw.as_ptr()) }
+    }
+}

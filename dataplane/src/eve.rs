@@ -1,0 +1,257 @@
+//! EVE-JSON output in Suricata's schema: one JSON object a line.
+//!
+//! Workers never format or write: they push finished flows into their own bounded lock-free
+//! queue ([`EventQueue`]); one logger thread drains every queue, formats and writes. A full
+//! queue is a counted drop in live mode; in replay (offline) the worker waits instead, so
+//! every flow of a capture is reported.
+use crate::flow::{EndReason, Flow, TcpState, TO_CLIENT, TO_SERVER};
+use crate::wire::ip_proto;
+use crossbeam::queue::ArrayQueue;
+use serde::Serialize;
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a worker hands to the logger.
+#[derive(Clone, Copy, Debug)]
+pub enum EveItem {
+    Flow(Flow, EndReason),
+}
+
+/// A worker's bounded queue to the logger.
+pub struct EventQueue {
+    q: ArrayQueue<EveItem>,
+    /// Items dropped because the queue was full.
+    pub dropped: AtomicU64,
+}
+
+impl EventQueue {
+    pub fn new(cap: usize) -> EventQueue {
+        EventQueue {
+            q: ArrayQueue::new(cap.max(16)),
+            dropped: AtomicU64::new(0),
+        }
+    }
+    /// Live mode: never blocks; a full queue drops and counts.
+    #[inline]
+    pub fn push_or_drop(&self, item: EveItem) {
+        if self.q.push(item).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    /// Offline mode: waits for room (the logger always drains).
+    pub fn push_wait(&self, mut item: EveItem) {
+        loop {
+            match self.q.push(item) {
+                Ok(()) => return,
+                Err(back) => {
+                    item = back;
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+    pub fn pop(&self) -> Option<EveItem> {
+        self.q.pop()
+    }
+}
+
+/// Suricata's timestamp format: `2024-01-31T12:34:56.123456+0000` (UTC).
+pub fn format_ts(ns: u64) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let micros = (ns % 1_000_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn format_ip(addr: &[u8; 16], v6: bool) -> String {
+    if v6 {
+        Ipv6Addr::from(*addr).to_string()
+    } else {
+        Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string()
+    }
+}
+
+/// Suricata's `proto` names.
+pub fn proto_name(p: u8) -> String {
+    match p {
+        ip_proto::TCP => "TCP".into(),
+        ip_proto::UDP => "UDP".into(),
+        ip_proto::ICMP => "ICMP".into(),
+        ip_proto::ICMPV6 => "IPv6-ICMP".into(),
+        ip_proto::SCTP => "SCTP".into(),
+        n => n.to_string(),
+    }
+}
+
+#[derive(Serialize)]
+struct FlowInner {
+    pkts_toserver: u64,
+    pkts_toclient: u64,
+    bytes_toserver: u64,
+    bytes_toclient: u64,
+    start: String,
+    end: String,
+    age: u64,
+    state: &'static str,
+    reason: &'static str,
+    alerted: bool,
+}
+
+#[derive(Serialize)]
+struct TcpInner {
+    tcp_flags: String,
+    tcp_flags_ts: String,
+    tcp_flags_tc: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    syn: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    fin: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    rst: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    psh: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ack: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    urg: bool,
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct FlowEvent<'a> {
+    timestamp: String,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_iface: Option<&'a str>,
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    vlan: Vec<u16>,
+    src_ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    dest_ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dest_port: Option<u16>,
+    proto: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icmp_code: Option<u8>,
+    app_proto: &'static str,
+    flow: FlowInner,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<TcpInner>,
+}
+
+fn flow_state(f: &Flow) -> &'static str {
+    match f.key.proto {
+        ip_proto::TCP => match f.tcp {
+            TcpState::Closed => "closed",
+            TcpState::Established | TcpState::FinWait => "established",
+            _ => "new",
+        },
+        _ => {
+            if f.is_bidirectional() {
+                "established"
+            } else {
+                "new"
+            }
+        }
+    }
+}
+
+/// Writes one EVE `flow` line for a finished flow.
+pub fn write_flow<W: Write>(
+    w: &mut W,
+    f: &Flow,
+    reason: EndReason,
+    iface: Option<&str>,
+) -> std::io::Result<()> {
+    let v6 = f.key.ipv6;
+    let ported = matches!(f.key.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
+    let icmp = matches!(f.key.proto, ip_proto::ICMP | ip_proto::ICMPV6);
+    let tcp = (f.key.proto == ip_proto::TCP).then(|| {
+        let all = f.tcp_flags[TO_SERVER] | f.tcp_flags[TO_CLIENT];
+        TcpInner {
+            tcp_flags: format!("{all:02x}"),
+            tcp_flags_ts: format!("{:02x}", f.tcp_flags[TO_SERVER]),
+            tcp_flags_tc: format!("{:02x}", f.tcp_flags[TO_CLIENT]),
+            syn: all & 0x02 != 0,
+            fin: all & 0x01 != 0,
+            rst: all & 0x04 != 0,
+            psh: all & 0x08 != 0,
+            ack: all & 0x10 != 0,
+            urg: all & 0x20 != 0,
+            state: f.tcp.name(),
+        }
+    });
+    let ev = FlowEvent {
+        timestamp: format_ts(f.last_ns),
+        flow_id: f.id,
+        in_iface: iface,
+        event_type: "flow",
+        vlan: f.vlan.iter().take(f.vlan_count as usize).copied().collect(),
+        src_ip: format_ip(f.client_addr(), v6),
+        src_port: ported.then(|| f.client_port()),
+        dest_ip: format_ip(f.server_addr(), v6),
+        dest_port: ported.then(|| f.server_port()),
+        proto: proto_name(f.key.proto),
+        icmp_type: icmp.then_some(f.icmp_type),
+        icmp_code: icmp.then_some(f.icmp_code),
+        app_proto: "failed",
+        flow: FlowInner {
+            pkts_toserver: f.pkts[TO_SERVER],
+            pkts_toclient: f.pkts[TO_CLIENT],
+            bytes_toserver: f.bytes[TO_SERVER],
+            bytes_toclient: f.bytes[TO_CLIENT],
+            start: format_ts(f.first_ns),
+            end: format_ts(f.last_ns),
+            age: f.last_ns.saturating_sub(f.first_ns) / 1_000_000_000,
+            state: flow_state(f),
+            reason: reason.name(),
+            alerted: false,
+        },
+        tcp,
+    };
+    serde_json::to_writer(&mut *w, &ev)?;
+    w.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn timestamps_match_suricata_format() {
+        assert_eq!(format_ts(0), "1970-01-01T00:00:00.000000+0000");
+        assert_eq!(
+            format_ts(1_709_251_199_999_999_000),
+            "2024-02-29T23:59:59.999999+0000"
+        );
+        assert_eq!(
+            format_ts(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000+0000"
+        );
+    }
+}
