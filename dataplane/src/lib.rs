@@ -11,6 +11,7 @@ pub mod eve;
 pub mod flow;
 pub mod meta;
 pub mod stats;
+pub mod testgen;
 pub mod wire;
 pub mod worker;
 

@@ -46,8 +46,6 @@ pub struct WorkerStats {
     pub tx_dropped: AtomicU64,
     /// Written by the producer side (dispatcher): packets refused by this worker's full ring.
     pub ring_dropped: AtomicU64,
-    /// Written by the logger side: EVE events lost to a full event queue.
-    pub eve_dropped: AtomicU64,
 }
 
 impl WorkerStats {
@@ -87,7 +85,7 @@ impl WorkerStats {
             ipv6: self.ipv6.load(Relaxed),
             non_ip: self.non_ip.load(Relaxed),
             ring_dropped: self.ring_dropped.load(Relaxed),
-            eve_dropped: self.eve_dropped.load(Relaxed),
+            eve_dropped: 0,
             flows_created: self.flows_created.load(Relaxed),
             flows_active: self.flows_active.load(Relaxed),
             flows_evicted: self.flows_evicted.load(Relaxed),

@@ -1,0 +1,427 @@
+//! Deterministic traffic generation for tests, benchmarks and demos: TCP conversations and
+//! UDP exchanges over IPv4/IPv6 with optional 802.1Q/QinQ tags, encoded with etherparse (an
+//! encoder independent of Vigil's decoder), together with the flows they must produce.
+use crate::wire::{pcap::Writer, LinkType};
+use etherparse::{PacketBuilder, VlanId};
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vlan {
+    None,
+    Single(u16),
+    Double(u16, u16),
+}
+
+impl Vlan {
+    pub fn ids(&self) -> Vec<u16> {
+        match *self {
+            Vlan::None => vec![],
+            Vlan::Single(a) => vec![a],
+            Vlan::Double(a, b) => vec![a, b],
+        }
+    }
+}
+
+/// A flow the generated traffic contains, as EVE must report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedFlow {
+    pub proto: &'static str,
+    pub client: IpAddr,
+    pub client_port: u16,
+    pub server: IpAddr,
+    pub server_port: u16,
+    pub vlan: Vec<u16>,
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub ts_ns: u64,
+    pub data: Vec<u8>,
+}
+
+/// Generated frames and the flows they form.
+#[derive(Default, Debug)]
+pub struct Traffic {
+    pub frames: Vec<Frame>,
+    pub flows: Vec<ExpectedFlow>,
+}
+
+/// Small deterministic PRNG (xorshift64*).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+const MAC_C: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const MAC_S: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+fn start(
+    vlan: Vlan,
+    to_server: bool,
+) -> etherparse::PacketBuilderStep<etherparse::Ethernet2Header> {
+    let _ = vlan;
+    if to_server {
+        PacketBuilder::ethernet2(MAC_C, MAC_S)
+    } else {
+        PacketBuilder::ethernet2(MAC_S, MAC_C)
+    }
+}
+
+macro_rules! with_l3 {
+    ($eth:expr, $vlan:expr, $src:expr, $dst:expr) => {{
+        let vid = |v: u16| VlanId::try_new(v & 0x0fff).unwrap_or(VlanId::ZERO);
+        match ($vlan, $src, $dst) {
+            (Vlan::None, IpAddr::V4(s), IpAddr::V4(d)) => $eth.ipv4(s.octets(), d.octets(), 64),
+            (Vlan::Single(a), IpAddr::V4(s), IpAddr::V4(d)) => {
+                $eth.single_vlan(vid(a)).ipv4(s.octets(), d.octets(), 64)
+            }
+            (Vlan::Double(a, b), IpAddr::V4(s), IpAddr::V4(d)) => $eth
+                .double_vlan(vid(a), vid(b))
+                .ipv4(s.octets(), d.octets(), 64),
+            (Vlan::None, IpAddr::V6(s), IpAddr::V6(d)) => $eth.ipv6(s.octets(), d.octets(), 64),
+            (Vlan::Single(a), IpAddr::V6(s), IpAddr::V6(d)) => {
+                $eth.single_vlan(vid(a)).ipv6(s.octets(), d.octets(), 64)
+            }
+            (Vlan::Double(a, b), IpAddr::V6(s), IpAddr::V6(d)) => $eth
+                .double_vlan(vid(a), vid(b))
+                .ipv6(s.octets(), d.octets(), 64),
+            _ => return Vec::new(),
+        }
+    }};
+}
+
+/// One TCP segment.
+pub fn tcp_frame(
+    vlan: Vlan,
+    src: IpAddr,
+    dst: IpAddr,
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    ack: Option<u32>,
+    flags: &str,
+    payload: &[u8],
+    to_server: bool,
+) -> Vec<u8> {
+    let l3 = with_l3!(start(vlan, to_server), vlan, src, dst);
+    let mut b = l3.tcp(sp, dp, seq, 65000);
+    for c in flags.chars() {
+        b = match c {
+            'S' => b.syn(),
+            'F' => b.fin(),
+            'R' => b.rst(),
+            'P' => b.psh(),
+            _ => b,
+        };
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    let _ = b.write(&mut out, payload);
+    out
+}
+
+/// One UDP datagram.
+pub fn udp_frame(
+    vlan: Vlan,
+    src: IpAddr,
+    dst: IpAddr,
+    sp: u16,
+    dp: u16,
+    payload: &[u8],
+    to_server: bool,
+) -> Vec<u8> {
+    let l3 = with_l3!(start(vlan, to_server), vlan, src, dst);
+    let b = l3.udp(sp, dp);
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    let _ = b.write(&mut out, payload);
+    out
+}
+
+impl Traffic {
+    fn push(&mut self, ts_ns: u64, data: Vec<u8>, f: &mut ExpectedFlow, to_server: bool) {
+        if to_server {
+            f.pkts_toserver += 1;
+            f.bytes_toserver += data.len() as u64;
+        } else {
+            f.pkts_toclient += 1;
+            f.bytes_toclient += data.len() as u64;
+        }
+        self.frames.push(Frame { ts_ns, data });
+    }
+
+    /// A full TCP connection: handshake, `exchanges` request/response pairs, FIN/ACK close.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp_conversation(
+        &mut self,
+        vlan: Vlan,
+        c: IpAddr,
+        cp: u16,
+        s: IpAddr,
+        sp: u16,
+        exchanges: usize,
+        t0: u64,
+        rng: &mut Rng,
+    ) {
+        let mut f = ExpectedFlow {
+            proto: "TCP",
+            client: c,
+            client_port: cp,
+            server: s,
+            server_port: sp,
+            vlan: vlan.ids(),
+            pkts_toserver: 0,
+            pkts_toclient: 0,
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+        };
+        let (mut cs, mut ss) = (rng.next_u64() as u32, rng.next_u64() as u32);
+        let mut t = t0;
+        let mut step = |rng: &mut Rng| {
+            t += 1_000 + rng.below(2_000_000);
+            t
+        };
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, c, s, cp, sp, cs, None, "S", &[], true),
+            &mut f,
+            true,
+        );
+        cs = cs.wrapping_add(1);
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "S", &[], false),
+            &mut f,
+            false,
+        );
+        ss = ss.wrapping_add(1);
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true),
+            &mut f,
+            true,
+        );
+        for _ in 0..exchanges {
+            let req: Vec<u8> = (0..(1 + rng.below(400)))
+                .map(|i| b'a' + (i % 26) as u8)
+                .collect();
+            let resp: Vec<u8> = (0..(1 + rng.below(1400)))
+                .map(|i| (i % 251) as u8)
+                .collect();
+            let ts = step(rng);
+            self.push(
+                ts,
+                tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "P", &req, true),
+                &mut f,
+                true,
+            );
+            cs = cs.wrapping_add(req.len() as u32);
+            let ts = step(rng);
+            self.push(
+                ts,
+                tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "P", &resp, false),
+                &mut f,
+                false,
+            );
+            ss = ss.wrapping_add(resp.len() as u32);
+        }
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "F", &[], true),
+            &mut f,
+            true,
+        );
+        cs = cs.wrapping_add(1);
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "F", &[], false),
+            &mut f,
+            false,
+        );
+        ss = ss.wrapping_add(1);
+        let ts = step(rng);
+        self.push(
+            ts,
+            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true),
+            &mut f,
+            true,
+        );
+        self.flows.push(f);
+    }
+
+    /// `queries` UDP request/response pairs on one 5-tuple.
+    #[allow(clippy::too_many_arguments)]
+    pub fn udp_exchange(
+        &mut self,
+        vlan: Vlan,
+        c: IpAddr,
+        cp: u16,
+        s: IpAddr,
+        sp: u16,
+        queries: usize,
+        t0: u64,
+        rng: &mut Rng,
+    ) {
+        let mut f = ExpectedFlow {
+            proto: "UDP",
+            client: c,
+            client_port: cp,
+            server: s,
+            server_port: sp,
+            vlan: vlan.ids(),
+            pkts_toserver: 0,
+            pkts_toclient: 0,
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+        };
+        let mut t = t0;
+        for _ in 0..queries {
+            t += 1_000 + rng.below(1_000_000);
+            let q: Vec<u8> = (0..(8 + rng.below(120))).map(|i| i as u8).collect();
+            self.push(t, udp_frame(vlan, c, s, cp, sp, &q, true), &mut f, true);
+            t += 1_000 + rng.below(1_000_000);
+            let r: Vec<u8> = (0..(8 + rng.below(900))).map(|i| (i * 7) as u8).collect();
+            self.push(t, udp_frame(vlan, s, c, sp, cp, &r, false), &mut f, false);
+        }
+        self.flows.push(f);
+    }
+
+    /// Frames in time order.
+    pub fn sorted(&mut self) {
+        self.frames.sort_by_key(|f| f.ts_ns);
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.frames.iter().map(|f| f.data.len() as u64).sum()
+    }
+
+    pub fn write_pcap(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut w = Writer::new(f, LinkType::Ethernet, 65535)?;
+        for fr in &self.frames {
+            w.write(fr.ts_ns, fr.data.len() as u32, &fr.data)?;
+        }
+        use std::io::Write;
+        w.into_inner().flush()
+    }
+}
+
+/// The standard mix the integration tests use: TCP and UDP over IPv4 and IPv6, untagged,
+/// 802.1Q and QinQ, including the same address pair in two VLANs (two distinct flows).
+pub fn mixed(seed: u64, tcp_flows: usize, udp_flows: usize) -> Traffic {
+    let mut rng = Rng::new(seed);
+    let mut t = Traffic::default();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let vlans = [Vlan::None, Vlan::Single(10), Vlan::Double(100, 200)];
+    for i in 0..tcp_flows {
+        let vlan = vlans[i % 3];
+        let v6 = i % 4 == 3;
+        let (c, s): (IpAddr, IpAddr) = if v6 {
+            (
+                format!("2001:db8::{:x}", 0x100 + i % 50)
+                    .parse()
+                    .unwrap_or(IpAddr::from([0u8; 16])),
+                "2001:db8::1".parse().unwrap_or(IpAddr::from([0u8; 16])),
+            )
+        } else {
+            (
+                IpAddr::from([10, 1, (i / 250) as u8, (i % 250) as u8 + 2]),
+                IpAddr::from([10, 0, 0, 1]),
+            )
+        };
+        let start = t0 + rng.below(5_000_000_000);
+        t.tcp_conversation(
+            vlan,
+            c,
+            20000 + i as u16,
+            s,
+            [80, 443, 6379, 5432][i % 4],
+            1 + rng.below(6) as usize,
+            start,
+            &mut rng,
+        );
+    }
+    for i in 0..udp_flows {
+        let vlan = vlans[(i + 1) % 3];
+        let v6 = i % 3 == 0;
+        let (c, s): (IpAddr, IpAddr) = if v6 {
+            (
+                format!("fd00::{:x}", 0x10 + i % 40)
+                    .parse()
+                    .unwrap_or(IpAddr::from([0u8; 16])),
+                "fd00::53".parse().unwrap_or(IpAddr::from([0u8; 16])),
+            )
+        } else {
+            (
+                IpAddr::from([192, 168, 1, (i % 200) as u8 + 10]),
+                IpAddr::from([192, 168, 1, 1]),
+            )
+        };
+        let start = t0 + rng.below(5_000_000_000);
+        t.udp_exchange(
+            vlan,
+            c,
+            40000 + i as u16,
+            s,
+            [53, 123, 5353][i % 3],
+            1 + rng.below(4) as usize,
+            start,
+            &mut rng,
+        );
+    }
+    // The same address pair and ports in two VLANs: two flows.
+    let (a, b) = (IpAddr::from([172, 16, 0, 1]), IpAddr::from([172, 16, 0, 2]));
+    t.udp_exchange(Vlan::Single(7), a, 5000, b, 53, 2, t0 + 100, &mut rng);
+    t.udp_exchange(Vlan::Single(8), a, 5000, b, 53, 3, t0 + 200, &mut rng);
+    t.sorted();
+    t
+}
+
+/// `n` 64-byte (60 on the wire without FCS) UDP frames across `flows` 5-tuples, for
+/// throughput benchmarks.
+pub fn udp64(flows: u32, n: usize) -> Traffic {
+    let mut t = Traffic::default();
+    for i in 0..n {
+        let f = (i as u32) % flows.max(1);
+        let c = IpAddr::from([10, (f >> 16) as u8, (f >> 8) as u8, f as u8]);
+        let s = IpAddr::from([10, 255, 0, 1]);
+        let data = udp_frame(
+            Vlan::None,
+            c,
+            s,
+            1024 + (f % 50000) as u16,
+            9,
+            &[0u8; 18],
+            true,
+        );
+        t.frames.push(Frame {
+            ts_ns: 1_700_000_000_000_000_000 + i as u64 * 1000,
+            data,
+        });
+    }
+    t
+}
