@@ -140,6 +140,119 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     }
 }
 
+fn iface_counter(iface: &str, name: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn bridge_forwards_every_packet_to_the_other_port() {
+    let dir = TempDir::new("bridge");
+    let tag = std::process::id() % 100000;
+    let (a1, b1, a2, b2) = (
+        format!("vba{tag}"),
+        format!("vbb{tag}"),
+        format!("vbc{tag}"),
+        format!("vbd{tag}"),
+    );
+    let _v1 = Veth::create(&a1, &b1);
+    let _v2 = Veth::create(&a2, &b2);
+    let traffic = testgen::mixed(9, 20, 10);
+    let pcap = dir.path("mixed.pcap");
+    traffic.write_pcap(&pcap).unwrap();
+    let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
+    let mut dp = vigil_dp()
+        .args([
+            "run",
+            "--mode",
+            "bridge",
+            "--stats-period",
+            "1",
+            "--stats-json",
+        ])
+        .arg(&stats)
+        .arg("--eve-log")
+        .arg(&eve)
+        .args([
+            "--",
+            "-l",
+            "0-1",
+            "--no-huge",
+            "-m",
+            "512",
+            "--no-pci",
+            "--log-level=*:error",
+        ])
+        .arg(format!("--file-prefix=vigil-test-bridge-{tag}"))
+        .arg(format!("--vdev=net_af_packet0,iface={b1}"))
+        .arg(format!("--vdev=net_af_packet1,iface={b2}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start vigil-dp");
+    let t0 = Instant::now();
+    while !stats.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "vigil-dp did not come up"
+        );
+        if let Ok(Some(st)) = dp.try_wait() {
+            panic!("vigil-dp exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = iface_counter(&a2, "rx_packets");
+    let out = Command::new("tcpreplay")
+        .args(["-i", &a1, "--pps", "20000"])
+        .arg(&pcap)
+        .output()
+        .expect("tcpreplay runs");
+    assert!(
+        out.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe_kill(dp.id(), 15);
+    assert!(dp.wait().unwrap().success());
+    let arrived = iface_counter(&a2, "rx_packets") - before;
+
+    let s = read_json(&stats);
+    let t = &s["totals"];
+    let w = &s["workers"][0];
+    let (tx, tx_dropped) = (
+        w["tx_packets"].as_u64().unwrap(),
+        w["tx_dropped"].as_u64().unwrap(),
+    );
+    let rx = s["ports"][0]["rx_packets"].as_u64().unwrap();
+    let missed = s["ports"][0]["rx_missed"].as_u64().unwrap();
+    assert_eq!(
+        rx + missed,
+        traffic.frames.len() as u64,
+        "all sent packets entered port 0 or were counted missed"
+    );
+    assert_eq!(
+        t["rx_packets"].as_u64(),
+        Some(rx),
+        "every received packet was inspected"
+    );
+    assert_eq!(
+        tx + tx_dropped,
+        rx,
+        "every inspected packet was forwarded or counted"
+    );
+    assert_eq!(
+        arrived, tx,
+        "what vigil-dp sent on port 1 arrived at the far end of the second veth"
+    );
+    assert_eq!(s["ports"][1]["tx_packets"].as_u64(), Some(tx));
+    if missed + tx_dropped == 0 {
+        assert_eq!(arrived, traffic.frames.len() as u64);
+        assert_flows_match(&traffic.flows, &flow_events(&read_eve(&eve)));
+    }
+}
+
 fn unsafe_kill(pid: u32, sig: i32) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &pid.to_string()])

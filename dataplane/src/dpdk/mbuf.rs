@@ -209,16 +209,17 @@ impl Burst {
         Ok(())
     }
 
-    /// Removes and returns the mbuf at `i`, moving the last one into its place.
-    pub fn swap_remove(&mut self, i: usize) -> Option<Mbuf> {
-        if i >= self.len {
-            return None;
-        }
-        let p = self.ptrs[i];
-        self.len -= 1;
-        self.ptrs[i] = self.ptrs[self.len];
-        self.ptrs[self.len] = std::ptr::null_mut();
-        NonNull::new(p).map(Mbuf::from_raw)
+    /// Takes every held mbuf out, in arrival order; the burst is empty afterwards.
+    /// Mbufs the iterator does not yield are freed when it is dropped.
+    #[inline]
+    pub fn drain(&mut self) -> BurstDrain {
+        let d = BurstDrain {
+            ptrs: self.ptrs,
+            next: 0,
+            len: self.len,
+        };
+        self.len = 0;
+        d
     }
 
     /// Drops the first `n` entries from the burst without freeing them (they were handed to
@@ -236,6 +237,38 @@ impl Burst {
             // SAFETY: the first len pointers are owned mbufs; after the call none are held.
             unsafe { dpdk_sys::rte_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), self.len as u32) };
             self.len = 0;
+        }
+    }
+}
+
+/// In-order owning iterator over a burst's mbufs (see [`Burst::drain`]).
+pub struct BurstDrain {
+    ptrs: [*mut dpdk_sys::rte_mbuf; BURST_SIZE],
+    next: usize,
+    len: usize,
+}
+
+impl Iterator for BurstDrain {
+    type Item = Mbuf;
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.next >= self.len {
+            return None;
+        }
+        let p = self
+            .ptrs
+            .get(self.next)
+            .copied()
+            .unwrap_or(std::ptr::null_mut());
+        self.next += 1;
+        NonNull::new(p).map(Mbuf::from_raw)
+    }
+}
+
+impl Drop for BurstDrain {
+    fn drop(&mut self) {
+        for m in self.by_ref() {
+            drop(m);
         }
     }
 }

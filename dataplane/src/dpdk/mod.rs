@@ -17,7 +17,7 @@ mod port;
 mod ring;
 
 pub use eal::{Eal, LcoreId};
-pub use mbuf::{Burst, Mbuf, BURST_SIZE};
+pub use mbuf::{Burst, BurstDrain, Mbuf, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortId, PortStats};
 pub use ring::{ring_pair, RingConsumer, RingProducer};

@@ -441,7 +441,7 @@ fn dispatch_loop(
             }
             got += n;
             let now = clock.now_ns();
-            while let Some(mut m) = rx.swap_remove(rx.len().wrapping_sub(1)) {
+            for mut m in rx.drain() {
                 let hash = dispatch_hash(LinkType::Ethernet, m.data());
                 let len = m.pkt_len();
                 *m.meta_mut() = PktMeta {
@@ -553,7 +553,7 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
         }
         match &ctx.bridge {
             Some(ports) => {
-                while let Some(m) = burst.swap_remove(burst.len().wrapping_sub(1)) {
+                for m in burst.drain() {
                     let out = (m.meta().port as usize ^ 1) & 1;
                     let b = &mut tx[out];
                     if let Err(m) = b.push(m) {

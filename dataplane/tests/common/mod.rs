@@ -102,7 +102,13 @@ pub fn assert_flows_match(expected: &[ExpectedFlow], events: &[&Value]) {
             x.vlan.iter().map(|v| *v as u64).collect::<Vec<_>>(),
         );
         let matching: Vec<_> = events.iter().filter(|e| flow_tuple(e) == want).collect();
-        assert_eq!(matching.len(), 1, "exactly one flow event for {want:?}");
+        if matching.len() != 1 {
+            let near: Vec<_> = events
+                .iter()
+                .filter(|e| e["src_ip"] == want.1.as_str() || e["dest_ip"] == want.1.as_str())
+                .collect();
+            panic!("expected exactly one flow event for {want:?}, found {}; events of that host: {near:#?}", matching.len());
+        }
         let f = &matching[0]["flow"];
         assert_eq!(
             (
