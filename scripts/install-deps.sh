@@ -35,4 +35,10 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
   echo "install-deps: no Rust toolchain (cargo) found; Vigil needs Rust >= 1.75 from rustup" >&2
   exit 1
 fi
+export PATH="$HOME/.cargo/bin:$PATH"
+# The fuzzer driver (crates.io), for `make fuzz` / `make test`.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
+fi
 echo "install-deps: all dependencies present"

@@ -41,3 +41,4 @@ uint64_t vigil_rx_offload_rss_hash(void) { return RTE_ETH_RX_OFFLOAD_RSS_HASH; }
 unsigned vigil_max_lcore(void) { return RTE_MAX_LCORE; }
 uint16_t vigil_mbuf_default_buf_size(void) { return RTE_MBUF_DEFAULT_BUF_SIZE; }
 unsigned vigil_max_ethports(void) { return RTE_MAX_ETHPORTS; }
+unsigned vigil_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n) { return rte_ring_enqueue_burst(r, objs, n, NULL); }

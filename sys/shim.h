@@ -26,6 +26,7 @@ uint32_t vigil_mbuf_rss_hash(const struct rte_mbuf *m);
 unsigned vigil_ring_sp_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n, unsigned *free_space);
 unsigned vigil_ring_sc_dequeue_burst(struct rte_ring *r, void **objs, unsigned n, unsigned *available);
 unsigned vigil_ring_count(const struct rte_ring *r);
+unsigned vigil_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n);
 unsigned vigil_lcore_id(void);
 uint64_t vigil_rdtsc(void);
 void vigil_prefetch0(const void *p);

@@ -109,6 +109,7 @@ macro_rules! with_l3 {
 }
 
 /// One TCP segment.
+#[allow(clippy::too_many_arguments)]
 pub fn tcp_frame(
     vlan: Vlan,
     src: IpAddr,

@@ -1,5 +1,6 @@
 //! Bad input from people gets one clear line naming what is wrong and what to do, and a
 //! non-zero exit code; never a panic or a bare DPDK code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

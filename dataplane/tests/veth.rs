@@ -1,6 +1,7 @@
 //! `vigil-dp run` in mirror mode on a veth pair through `net_af_packet`, with traffic sent by
 //! tcpreplay from the peer: every packet sent is counted (received, or counted as missed or
 //! dropped), and the flows match what was sent. Needs root (veth, raw sockets).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::process::{Command, Stdio};

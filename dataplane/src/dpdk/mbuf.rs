@@ -37,6 +37,17 @@ impl Mbuf {
         }
     }
 
+    /// The first segment's bytes, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `data`, with exclusive access through &mut self.
+        unsafe {
+            let p = dpdk_sys::vigil_pktmbuf_mtod(self.raw.as_ptr());
+            let n = dpdk_sys::vigil_pktmbuf_data_len(self.raw.as_ptr());
+            std::slice::from_raw_parts_mut(p, n as usize)
+        }
+    }
+
     /// Total length over all segments.
     #[inline]
     pub fn pkt_len(&self) -> u32 {

@@ -20,7 +20,7 @@ pub use eal::{Eal, LcoreId};
 pub use mbuf::{Burst, BurstDrain, Mbuf, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortId, PortStats};
-pub use ring::{ring_pair, RingConsumer, RingProducer};
+pub use ring::{ring_pair, MpmcRing, RingConsumer, RingProducer};
 
 use std::ffi::CStr;
 

@@ -124,3 +124,109 @@ impl RingConsumer {
         unsafe { dpdk_sys::vigil_ring_count(self.inner.raw.as_ptr()) }
     }
 }
+
+/// A multi-producer/multi-consumer ring used as the backing store of `net_ring` ports
+/// (benchmarks, tests): packets enqueued here are what the ports' rx queues return.
+/// Drop it only after the ports made from it are dropped.
+pub struct MpmcRing {
+    raw: NonNull<dpdk_sys::rte_ring>,
+}
+
+// SAFETY: an MP/MC rte_ring is safe to use from any number of threads.
+unsafe impl Send for MpmcRing {}
+// SAFETY: as above.
+unsafe impl Sync for MpmcRing {}
+
+impl MpmcRing {
+    pub fn new(name: &str, size: u32) -> Result<MpmcRing, DpdkError> {
+        let cname = CString::new(name).map_err(|_| DpdkError {
+            op: "rte_ring_create".into(),
+            code: 22,
+            reason: "ring name has a NUL byte".into(),
+        })?;
+        // SAFETY: valid name; EAL is up; flags 0 = MP/MC.
+        let p = unsafe {
+            dpdk_sys::rte_ring_create(
+                cname.as_ptr(),
+                size.next_power_of_two(),
+                dpdk_sys::SOCKET_ID_ANY,
+                0,
+            )
+        };
+        let raw = NonNull::new(p)
+            .ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
+        Ok(MpmcRing { raw })
+    }
+
+    /// Moves as many mbufs of `burst` as fit into the ring.
+    pub fn enqueue(&self, burst: &mut Burst) -> usize {
+        // SAFETY: MP enqueue; the ring takes ownership of the first n pointers.
+        let n = unsafe {
+            dpdk_sys::vigil_ring_enqueue_burst(
+                self.raw.as_ptr(),
+                burst.ptrs.as_ptr() as *const *mut _,
+                burst.len as u32,
+            )
+        } as usize;
+        burst.consume_front(n);
+        n
+    }
+
+    pub fn count(&self) -> u32 {
+        // SAFETY: read-only count.
+        unsafe { dpdk_sys::vigil_ring_count(self.raw.as_ptr()) }
+    }
+
+    /// Creates an ethdev port named `name` whose rx and tx queue 0 both use this ring.
+    pub fn make_port(&self, name: &str) -> Result<super::PortId, DpdkError> {
+        let cname = CString::new(name).map_err(|_| DpdkError {
+            op: "rte_eth_from_rings".into(),
+            code: 22,
+            reason: "port name has a NUL byte".into(),
+        })?;
+        let mut rings = [self.raw.as_ptr()];
+        // SAFETY: one rx and one tx ring, both this live ring; the port keeps the pointers,
+        // so the ring must outlive the port (documented on the type).
+        let ret = unsafe {
+            dpdk_sys::rte_eth_from_rings(
+                cname.as_ptr(),
+                rings.as_mut_ptr(),
+                1,
+                rings.as_mut_ptr(),
+                1,
+                0,
+            )
+        };
+        if ret < 0 {
+            return Err(DpdkError::from_ret(
+                format!("rte_eth_from_rings({name})"),
+                ret,
+            ));
+        }
+        Ok(super::PortId(ret as u16))
+    }
+}
+
+impl Drop for MpmcRing {
+    fn drop(&mut self) {
+        let mut b = Burst::new();
+        loop {
+            // SAFETY: no port uses the ring any more (type contract); we drain and free it.
+            let n = unsafe {
+                dpdk_sys::vigil_ring_sc_dequeue_burst(
+                    self.raw.as_ptr(),
+                    b.ptrs.as_mut_ptr() as *mut *mut _,
+                    BURST_SIZE as u32,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n == 0 {
+                break;
+            }
+            b.len = n as usize;
+            b.free_all();
+        }
+        // SAFETY: as above.
+        unsafe { dpdk_sys::rte_ring_free(self.raw.as_ptr()) };
+    }
+}

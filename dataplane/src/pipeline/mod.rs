@@ -14,6 +14,7 @@
 //! share no mutable state; teardown joins every lcore before ports, rings and the pool drop.
 mod clock;
 mod source;
+pub use source::to_mbuf as frame_to_mbuf;
 
 pub use clock::Clock;
 
@@ -606,7 +607,7 @@ fn eve_logger(mut out: Box<dyn Write + Send>, queues: &[Arc<EventQueue>], done: 
                     }
                 }
                 n += 1;
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     break;
                 }
             }
@@ -627,6 +628,15 @@ fn eve_logger(mut out: Box<dyn Write + Send>, queues: &[Arc<EventQueue>], done: 
     let _ = out.flush();
 }
 
+impl std::fmt::Debug for WorkerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerSource::Ring(_) => write!(f, "ring"),
+            WorkerSource::Queues(p) => write!(f, "rss queues on {} ports", p.len()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::worker_of;
@@ -639,14 +649,5 @@ mod tests {
             seen[w] += 1;
         }
         assert!(seen.iter().all(|&c| c > 1000));
-    }
-}
-
-impl std::fmt::Debug for WorkerSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WorkerSource::Ring(_) => write!(f, "ring"),
-            WorkerSource::Queues(p) => write!(f, "rss queues on {} ports", p.len()),
-        }
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn replay(
 }
 
 /// Copies a frame into one mbuf, or a chain when it is larger than one buffer.
-fn to_mbuf(pool: &Mempool, data: &[u8]) -> Option<Mbuf> {
+pub fn to_mbuf(pool: &Mempool, data: &[u8]) -> Option<Mbuf> {
     let mut head = pool.alloc()?;
     let first = data.len().min(head.tailroom());
     let (a, mut rest) = data.split_at(first);

@@ -164,7 +164,14 @@ impl<R: Read> Reader<R> {
                 buf: Vec::new(),
                 offset: 0,
             };
-            r.read_shb_rest(magic)?;
+            let mut len = [0u8; 4];
+            if !read_full(&mut r.src, &mut len, "section header", 4)? {
+                return Err(PcapError::Truncated {
+                    what: "section header",
+                    offset: 4,
+                });
+            }
+            r.read_section(0, len)?;
             return Ok(r);
         }
         Err(PcapError::NotPcap(magic))
@@ -178,42 +185,41 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Reads the rest of a section header block whose type bytes were already read.
-    fn read_shb_rest(&mut self, _ty: [u8; 4]) -> Result<(), PcapError> {
-        let start = self.offset;
-        let mut hdr = [0u8; 8];
-        if !read_full(&mut self.src, &mut hdr, "section header", start + 4)? {
+    /// Reads a section header block whose type and length words (`len_raw`, in the
+    /// section's unknown byte order) were read from `at`; the byte-order magic comes next.
+    fn read_section(&mut self, at: u64, len_raw: [u8; 4]) -> Result<(), PcapError> {
+        let mut bom = [0u8; 4];
+        if !read_full(&mut self.src, &mut bom, "section header", at + 8)? {
             return Err(PcapError::Truncated {
                 what: "section header",
-                offset: start + 4,
+                offset: at + 8,
             });
         }
-        let bom = arr4(&hdr, 4);
         let be = match u32::from_le_bytes(bom) {
             0x1a2b_3c4d => false,
             0x4d3c_2b1a => true,
             _ => {
                 return Err(PcapError::BadBlock {
-                    offset: start,
+                    offset: at,
                     why: "bad byte-order magic",
                 })
             }
         };
-        let len = u32_of(arr4(&hdr, 0), be) as usize;
-        if !(28..=MAX_BLOCK_LEN).contains(&len) || len % 4 != 0 {
+        let len = u32_of(len_raw, be) as usize;
+        if !(28..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
             return Err(PcapError::BadBlock {
-                offset: start,
+                offset: at,
                 why: "bad section header length",
             });
         }
         self.buf.resize(len - 12, 0);
-        if !read_full(&mut self.src, &mut self.buf, "section header", start + 12)? {
+        if !read_full(&mut self.src, &mut self.buf, "section header", at + 12)? {
             return Err(PcapError::Truncated {
                 what: "section header",
-                offset: start + 12,
+                offset: at + 12,
             });
         }
-        self.offset = start + len as u64;
+        self.offset = at + len as u64;
         self.fmt = Format::Pcapng {
             big_endian: be,
             ifaces: Vec::new(),
@@ -285,53 +291,12 @@ impl<R: Read> Reader<R> {
             };
             if u32::from_le_bytes(arr4(&h, 0)) == 0x0a0d_0d0a {
                 // A new section: its own byte order, its own interfaces.
-                let mut rest = [0u8; 4];
-                rest.copy_from_slice(&h[4..8]);
-                // Re-read as a fresh SHB: we already consumed type + length, so handle here.
-                let bom = {
-                    let mut b = [0u8; 4];
-                    if !read_full(&mut self.src, &mut b, "section header", at + 8)? {
-                        return Err(PcapError::Truncated {
-                            what: "section header",
-                            offset: at + 8,
-                        });
-                    }
-                    b
-                };
-                let nbe = match u32::from_le_bytes(bom) {
-                    0x1a2b_3c4d => false,
-                    0x4d3c_2b1a => true,
-                    _ => {
-                        return Err(PcapError::BadBlock {
-                            offset: at,
-                            why: "bad byte-order magic",
-                        })
-                    }
-                };
-                let len = u32_of(rest, nbe) as usize;
-                if !(28..=MAX_BLOCK_LEN).contains(&len) || len % 4 != 0 {
-                    return Err(PcapError::BadBlock {
-                        offset: at,
-                        why: "bad section header length",
-                    });
-                }
-                self.buf.resize(len - 12, 0);
-                if !read_full(&mut self.src, &mut self.buf, "section header", at + 12)? {
-                    return Err(PcapError::Truncated {
-                        what: "section header",
-                        offset: at + 12,
-                    });
-                }
-                self.offset = at + len as u64;
-                self.fmt = Format::Pcapng {
-                    big_endian: nbe,
-                    ifaces: Vec::new(),
-                };
+                self.read_section(at, arr4(&h, 4))?;
                 continue;
             }
             let ty = u32_of(arr4(&h, 0), be);
             let len = u32_of(arr4(&h, 4), be) as usize;
-            if len < 12 || len % 4 != 0 {
+            if len < 12 || !len.is_multiple_of(4) {
                 return Err(PcapError::BadBlock {
                     offset: at,
                     why: "block length is not a multiple of 4 of at least 12",

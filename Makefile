@@ -1,0 +1,56 @@
+# Vigil: the two commands a new machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO ?= cargo
+OUT := out
+DEMO_PCAP := data/samples/KakaoTalk_chat.pcap
+
+.PHONY: all deps build build-debug demo test lint unit integration fuzz bench clean
+
+all: build
+
+## Install what is missing (Debian 12, as root). Idempotent.
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --workspace
+
+build-debug: deps
+	$(CARGO) build --workspace --all-targets
+
+## Replay a bundled capture through vigil-dp and show the statistics and EVE events.
+demo: build
+	@mkdir -p $(OUT)
+	@rm -f $(OUT)/demo-eve.json
+	./target/release/vigil-dp replay --pcap $(DEMO_PCAP) --eve-log $(OUT)/demo-eve.json --stats-json $(OUT)/demo-stats.json --workers 2
+	@echo
+	@echo "== EVE events written to $(OUT)/demo-eve.json ($$(wc -l < $(OUT)/demo-eve.json) lines); the first three:"
+	@head -n 3 $(OUT)/demo-eve.json
+	@echo
+	@python3 scripts/eve-summary.py $(OUT)/demo-eve.json
+
+## Every test: formatting, lints, unit and integration tests (real DPDK processes, veth
+## pairs, tcpreplay), and a short fuzz run of every parser.
+test: deps lint unit integration fuzz
+	@echo "make test: all passed"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --lib --bins
+
+integration:
+	$(CARGO) test --workspace --tests --exclude vigil-benches -- --test-threads=2
+
+fuzz:
+	bash scripts/fuzz.sh $${FUZZ_SECONDS:-30}
+
+bench: build
+	bash benches/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(OUT)

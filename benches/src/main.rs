@@ -1,0 +1,360 @@
+//! `vigil-bench`: testpmd-style macro benchmark. Frames are pre-loaded into mbufs in a
+//! `net_ring` ring (no disk in the loop) and recirculated at full speed:
+//!
+//! - `io`: one lcore, rx_burst + tx_burst back into the ring: the cost of moving packets
+//!   through the PMD with no work (the floor every other figure is measured against).
+//! - `worker`: one lcore, rx_burst + the worker's full per-packet work (decode, flow lookup
+//!   and update, TCP state, expiry) + tx_burst back: Mpps per worker core.
+//! - `pipeline`: the real `vigil-dp` pipeline (rx lcore, symmetric dispatch, SPSC rings,
+//!   worker lcore, bridge tx) over two ring ports sharing one ring, for a closed loop.
+//!
+//! With `--flows N` the source IPv4 address of every frame is rewritten as it goes round
+//! (before the work, in `io` too, so the ratio is fair), cycling through N distinct flows.
+//! Each mode runs `--runs` times for `--seconds`; the median is reported.
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vigil_dataplane::config::{Config, Mode as DpMode, RxMode};
+use vigil_dataplane::dpdk::{Burst, Eal, Mempool, MpmcRing, Port, PortConfig};
+use vigil_dataplane::eve::EventQueue;
+use vigil_dataplane::meta::{PktMeta, PKT_META_SIZE};
+use vigil_dataplane::pipeline::{self, frame_to_mbuf, Input};
+use vigil_dataplane::stats::WorkerStats;
+use vigil_dataplane::testgen;
+use vigil_dataplane::wire::{dispatch_hash, pcap::Reader, LinkType};
+use vigil_dataplane::worker::{Backpressure, WorkerCore};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Io,
+    Worker,
+    Pipeline,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "vigil-bench",
+    about = "testpmd-style throughput of Vigil's dataplane on pre-loaded mbufs"
+)]
+struct Cli {
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "io,worker,pipeline"
+    )]
+    mode: Vec<Mode>,
+    /// Workload: 64-byte UDP frames (default) ...
+    #[arg(long)]
+    udp64: bool,
+    /// ... or the frames of these captures (files or directories of .pcap/.pcapng).
+    #[arg(long)]
+    pcap: Vec<PathBuf>,
+    /// Distinct flows (rewrites the IPv4 source address as frames go round).
+    #[arg(long)]
+    flows: Option<u32>,
+    /// Frames pre-loaded into the ring.
+    #[arg(long, default_value_t = 8192)]
+    preload: usize,
+    /// Flow-table capacity of the worker.
+    #[arg(long, default_value_t = 1 << 20)]
+    capacity: u32,
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Print one JSON object per mode instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn load_frames(cli: &Cli) -> Result<Vec<(LinkType, Vec<u8>)>> {
+    if cli.pcap.is_empty() {
+        let t = testgen::udp64(
+            cli.flows.unwrap_or(1024).min(cli.preload as u32).max(1),
+            cli.preload,
+        );
+        return Ok(t
+            .frames
+            .into_iter()
+            .map(|f| (LinkType::Ethernet, f.data))
+            .collect());
+    }
+    let mut files = Vec::new();
+    for p in &cli.pcap {
+        if p.is_dir() {
+            let mut v: Vec<_> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("pcap" | "pcapng" | "cap")
+                    )
+                })
+                .collect();
+            v.sort();
+            files.extend(v);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let Ok(file) = std::fs::File::open(&f) else {
+            continue;
+        };
+        let Ok(mut r) = Reader::new(std::io::BufReader::new(file)) else {
+            continue;
+        };
+        while let Ok(Some(rec)) = r.next_record() {
+            if rec.data.len() <= 2048 {
+                out.push((rec.link, rec.data.to_vec()));
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("no frames in {:?}", cli.pcap);
+    }
+    Ok(out)
+}
+
+struct Setup {
+    pool: Arc<Mempool>,
+    ring: MpmcRing,
+    preload_bytes: u64,
+    preloaded: usize,
+}
+
+fn preload(
+    name: &str,
+    frames: &[(LinkType, Vec<u8>)],
+    n: usize,
+    pool: Arc<Mempool>,
+) -> Result<Setup> {
+    let ring = MpmcRing::new(name, (n as u32 * 2).max(1024))?;
+    let mut b = Burst::new();
+    let mut bytes = 0u64;
+    let mut count = 0usize;
+    for i in 0..n {
+        let (link, f) = &frames[i % frames.len()];
+        let mut m = frame_to_mbuf(&pool, f).context("mempool too small for --preload")?;
+        *m.meta_mut() = PktMeta {
+            ts_ns: 1_700_000_000_000_000_000,
+            wire_len: f.len() as u32,
+            hash: dispatch_hash(*link, f),
+            port: 0,
+            link: link.to_pcap(),
+            _reserved: 0,
+        };
+        bytes += f.len() as u64;
+        count += 1;
+        if let Err(m) = b.push(m) {
+            drop(m);
+        }
+        if b.is_full() {
+            ring.enqueue(&mut b);
+        }
+    }
+    ring.enqueue(&mut b);
+    Ok(Setup {
+        pool,
+        ring,
+        preload_bytes: bytes,
+        preloaded: count,
+    })
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    mpps: f64,
+    gbps: f64,
+}
+
+#[inline]
+fn rewrite_src(m: &mut vigil_dataplane::dpdk::Mbuf, ctr: &mut u32, flows: u32) {
+    *ctr = ctr.wrapping_add(1);
+    let f = *ctr % flows;
+    let d = m.data_mut();
+    // Untagged Ethernet + IPv4 only (the udp64 workload).
+    if let Some(src) = d.get_mut(26..30) {
+        src.copy_from_slice(&(0x0a00_0000u32 | f).to_be_bytes());
+    }
+}
+
+/// `io` and `worker`: one lcore (the main one) loops rx -> (work) -> tx on a ring port.
+fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<Sample> {
+    let id = setup.ring.make_port(port_name)?;
+    let port = Port::start(
+        id,
+        &PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            rss: false,
+            promiscuous: false,
+        },
+        setup.pool.clone(),
+    )?;
+    let q = Arc::new(EventQueue::new(1 << 16));
+    let mut core = WorkerCore::new(
+        0,
+        cli.capacity,
+        Default::default(),
+        q.clone(),
+        Backpressure::Drop,
+        Arc::new(WorkerStats::default()),
+    );
+    let mut burst = Burst::new();
+    let mut scratch = vec![0u8; 1 << 16];
+    let (mut pkts, mut bytes) = (0u64, 0u64);
+    let mut ctr = 0u32;
+    let deadline = Duration::from_secs_f64(cli.seconds);
+    let start = Instant::now();
+    let mut iter = 0u32;
+    loop {
+        let n = port.rx_burst(0, &mut burst);
+        for m in burst.as_mut_slice() {
+            if let Some(f) = cli.flows {
+                rewrite_src(m, &mut ctr, f);
+            }
+            if mode == Mode::Worker {
+                let meta = *m.meta();
+                core.process(
+                    LinkType::from_pcap(meta.link as u32),
+                    m.bytes(&mut scratch),
+                    meta.ts_ns,
+                    meta.wire_len,
+                );
+            }
+            bytes += m.meta().wire_len as u64;
+        }
+        if mode == Mode::Worker {
+            core.end_burst(0);
+            while q.pop().is_some() {}
+        }
+        pkts += n as u64;
+        while !burst.is_empty() {
+            port.tx_burst(0, &mut burst);
+        }
+        iter += 1;
+        if iter.is_multiple_of(1024) && start.elapsed() >= deadline {
+            break;
+        }
+    }
+    let dt = start.elapsed().as_secs_f64();
+    drop(port);
+    Ok(Sample {
+        mpps: pkts as f64 / dt / 1e6,
+        gbps: bytes as f64 * 8.0 / dt / 1e9,
+    })
+}
+
+/// `pipeline`: vigil-dp's own pipeline in bridge mode over two ports on one ring.
+fn pipeline_run(eal: &Eal, cli: &Cli, setup: &Setup, run: usize) -> Result<Sample> {
+    let a = setup.ring.make_port(&format!("pa{run}"))?;
+    let b = setup.ring.make_port(&format!("pb{run}"))?;
+    let _ = (a, b);
+    let mut cfg = Config::default();
+    cfg.dataplane.mode = DpMode::Bridge;
+    cfg.dataplane.rx_mode = RxMode::Dispatch;
+    cfg.dataplane.eve_log = "/dev/null".into();
+    cfg.dataplane.mempool_mbufs = 2048;
+    cfg.flow.capacity = cli.capacity;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let secs = cli.seconds;
+    let timer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        s2.store(true, Ordering::Relaxed);
+    });
+    let t0 = Instant::now();
+    let report = pipeline::run(eal, &cfg, Input::Ports, stop)?;
+    let dt = t0.elapsed().as_secs_f64();
+    let _ = timer.join();
+    let avg = setup.preload_bytes as f64 / setup.preloaded.max(1) as f64;
+    let pkts = report.totals.rx_packets as f64;
+    Ok(Sample {
+        mpps: pkts / dt / 1e6,
+        gbps: pkts * avg * 8.0 / dt / 1e9,
+    })
+}
+
+fn median(mut v: Vec<Sample>) -> Sample {
+    v.sort_by(|a, b| a.mpps.total_cmp(&b.mpps));
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if cli.udp64 && !cli.pcap.is_empty() {
+        bail!("--udp64 and --pcap are exclusive");
+    }
+    let frames = load_frames(&cli)?;
+    let prefix = format!("vigil-bench-{}", std::process::id());
+    let eal = Eal::init(&[
+        "-l".into(),
+        "0-1".into(),
+        "--no-huge".into(),
+        "-m".into(),
+        "1024".into(),
+        "--no-pci".into(),
+        format!("--file-prefix={prefix}"),
+        "--log-level=*:error".into(),
+    ])?;
+    let pool = Arc::new(Mempool::new(
+        "bench_pool",
+        (cli.preload as u32 * 2 + 8192).max(16384),
+        256,
+        PKT_META_SIZE,
+        2176,
+    )?);
+    let workload = if cli.pcap.is_empty() {
+        "udp64".to_string()
+    } else {
+        format!("pcap({} frames)", frames.len())
+    };
+    for mode in &cli.mode {
+        let mut samples = Vec::new();
+        for run in 0..cli.runs {
+            let setup = preload(
+                &format!("r{}{run}", *mode as u8),
+                &frames,
+                cli.preload,
+                pool.clone(),
+            )?;
+            let s = match mode {
+                Mode::Io | Mode::Worker => {
+                    single_core(*mode, &cli, &setup, &format!("s{}{run}", *mode as u8))?
+                }
+                Mode::Pipeline => pipeline_run(&eal, &cli, &setup, run)?,
+            };
+            samples.push(s);
+        }
+        let all: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.mpps)).collect();
+        let m = median(samples);
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::json!({"mode": format!("{mode:?}").to_lowercase(), "workload": workload, "flows": cli.flows, "mpps": m.mpps, "gbps": m.gbps, "runs": all})
+            );
+        } else {
+            println!(
+                "{:<9} {:<22} flows={:<8} median {:>7.2} Mpps {:>7.2} Gbit/s   runs [{}]",
+                format!("{mode:?}").to_lowercase(),
+                workload,
+                cli.flows.map(|f| f.to_string()).unwrap_or("-".into()),
+                m.mpps,
+                m.gbps,
+                all.join(" ")
+            );
+        }
+    }
+    drop(pool);
+    drop(eal);
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    Ok(())
+}
