@@ -56,9 +56,9 @@ struct Cli {
     /// Distinct flows (rewrites the IPv4 source address as frames go round).
     #[arg(long)]
     flows: Option<u32>,
-    /// Frames pre-loaded into the ring.
-    #[arg(long, default_value_t = 8192)]
-    preload: usize,
+    /// Frames pre-loaded into the ring (default: 8192 for --udp64, every frame of --pcap).
+    #[arg(long)]
+    preload: Option<usize>,
     /// Flow-table capacity of the worker.
     #[arg(long, default_value_t = 1 << 20)]
     capacity: u32,
@@ -73,10 +73,8 @@ struct Cli {
 
 fn load_frames(cli: &Cli) -> Result<Vec<(LinkType, Vec<u8>)>> {
     if cli.pcap.is_empty() {
-        let t = testgen::udp64(
-            cli.flows.unwrap_or(1024).min(cli.preload as u32).max(1),
-            cli.preload,
-        );
+        let n = cli.preload.unwrap_or(8192);
+        let t = testgen::udp64(cli.flows.unwrap_or(1024).min(n as u32).max(1), n);
         return Ok(t
             .frames
             .into_iter()
@@ -294,6 +292,7 @@ fn main() -> Result<()> {
         bail!("--udp64 and --pcap are exclusive");
     }
     let frames = load_frames(&cli)?;
+    let preload_n = cli.preload.unwrap_or(frames.len());
     let prefix = format!("vigil-bench-{}", std::process::id());
     let eal = Eal::init(&[
         "-l".into(),
@@ -307,7 +306,7 @@ fn main() -> Result<()> {
     ])?;
     let pool = Arc::new(Mempool::new(
         "bench_pool",
-        (cli.preload as u32 * 2 + 8192).max(16384),
+        (preload_n as u32 + 8192).max(16384),
         256,
         PKT_META_SIZE,
         2176,
@@ -323,7 +322,7 @@ fn main() -> Result<()> {
             let setup = preload(
                 &format!("r{}{run}", *mode as u8),
                 &frames,
-                cli.preload,
+                preload_n,
                 pool.clone(),
             )?;
             let s = match mode {

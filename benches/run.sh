@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark set behind docs/benchmarks.md. Each line: mode, workload, median Mpps and
+# Gbit/s of --runs runs of --seconds each, and every run's figure.
+# Usage: benches/run.sh [CORPUS_DIR]   (default ../shared/corpus/ndpi when present)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=./target/release/vigil-bench
+corpus=${1:-../shared/corpus/ndpi}
+echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+$B --udp64 --runs 5 --seconds 3
+if [ -d "$corpus" ]; then
+  $B --pcap "$corpus" --runs 5 --seconds 3
+fi
