@@ -117,6 +117,12 @@ struct FlowInner {
     state: &'static str,
     reason: &'static str,
     alerted: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    icmp_errors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -140,6 +146,21 @@ struct TcpInner {
 }
 
 #[derive(Serialize)]
+struct TunnelInner {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: u32,
+    depth: u8,
+    src_ip: String,
+    dest_ip: String,
+    proto: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dest_port: Option<u16>,
+}
+
+#[derive(Serialize)]
 struct FlowEvent<'a> {
     timestamp: String,
     flow_id: u64,
@@ -160,6 +181,8 @@ struct FlowEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     icmp_code: Option<u8>,
     app_proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<TunnelInner>,
     flow: FlowInner,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpInner>,
@@ -221,6 +244,16 @@ pub fn write_flow<W: Write>(
         icmp_type: icmp.then_some(f.icmp_type),
         icmp_code: icmp.then_some(f.icmp_code),
         app_proto: "failed",
+        tunnel: f.tunnel.map(|t| TunnelInner {
+            kind: t.kind.name(),
+            id: t.id,
+            depth: t.depth,
+            src_ip: format_ip(&t.outer_src, t.outer_v6),
+            dest_ip: format_ip(&t.outer_dst, t.outer_v6),
+            proto: proto_name(t.outer_proto),
+            src_port: (t.outer_proto == ip_proto::UDP).then_some(t.outer_src_port),
+            dest_port: (t.outer_proto == ip_proto::UDP).then_some(t.outer_dst_port),
+        }),
         flow: FlowInner {
             pkts_toserver: f.pkts[TO_SERVER],
             pkts_toclient: f.pkts[TO_CLIENT],
@@ -232,6 +265,7 @@ pub fn write_flow<W: Write>(
             state: flow_state(f),
             reason: reason.name(),
             alerted: false,
+            icmp_errors: f.icmp_errors,
         },
         tcp,
     };

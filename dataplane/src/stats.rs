@@ -16,6 +16,8 @@ pub struct WorkerCounters {
     pub ipv4: u64,
     pub ipv6: u64,
     pub non_ip: u64,
+    /// ICMP errors accounted to the flow they quote.
+    pub icmp_errors_tied: u64,
     pub decode_events: [u64; DECODE_EVENT_COUNT],
     pub flows_created: u64,
     pub flows_active: u64,

@@ -426,3 +426,168 @@ pub fn udp64(flows: u32, n: usize) -> Traffic {
     }
     t
 }
+
+/// Tunnel encapsulations [`encapsulate`] can build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// VXLAN with this VNI (UDP 4789), carrying an Ethernet frame.
+    Vxlan(u32),
+    /// Geneve with this VNI (UDP 6081), carrying an Ethernet frame.
+    Geneve(u32),
+    /// GRE carrying an Ethernet frame (transparent Ethernet bridging), optional key.
+    GreEth(Option<u32>),
+    /// GRE carrying the inner IP packet, optional key.
+    GreIp(Option<u32>),
+    /// ERSPAN type II (GRE 0x88be, sequence number present) with this session id.
+    ErspanII(u16),
+    /// IP-in-IP (protocol 4 or 41, from the inner packet's version).
+    IpIp,
+}
+
+/// Wraps `inner` (an untagged Ethernet frame) in `encap` between two outer IPv4 hosts.
+pub fn encapsulate(encap: Encap, outer_src: [u8; 4], outer_dst: [u8; 4], inner: &[u8]) -> Vec<u8> {
+    let inner_ip = inner.get(14..).unwrap_or_default();
+    let inner_v6 = inner_ip.first().map(|b| b >> 4) == Some(6);
+    let eth = || {
+        PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0xa1], [0x02, 0, 0, 0, 0, 0xa2])
+            .ipv4(outer_src, outer_dst, 64)
+    };
+    let mut out = Vec::new();
+    let gre = |flags: u16, proto: u16, key: Option<u32>, seq: Option<u32>| {
+        let mut h = Vec::new();
+        let flags =
+            flags | if key.is_some() { 0x2000 } else { 0 } | if seq.is_some() { 0x1000 } else { 0 };
+        h.extend_from_slice(&flags.to_be_bytes());
+        h.extend_from_slice(&proto.to_be_bytes());
+        if let Some(k) = key {
+            h.extend_from_slice(&k.to_be_bytes());
+        }
+        if let Some(s) = seq {
+            h.extend_from_slice(&s.to_be_bytes());
+        }
+        h
+    };
+    match encap {
+        Encap::Vxlan(vni) => {
+            let mut p = vec![0x08, 0, 0, 0];
+            p.extend_from_slice(&(vni << 8).to_be_bytes());
+            p.extend_from_slice(inner);
+            let _ = eth()
+                .udp(49152 + (vni % 1000) as u16, 4789)
+                .write(&mut out, &p);
+        }
+        Encap::Geneve(vni) => {
+            let mut p = vec![0x00, 0x00, 0x65, 0x58];
+            p.extend_from_slice(&(vni << 8).to_be_bytes());
+            p.extend_from_slice(inner);
+            let _ = eth()
+                .udp(49152 + (vni % 1000) as u16, 6081)
+                .write(&mut out, &p);
+        }
+        Encap::GreEth(key) => {
+            let mut p = gre(0, 0x6558, key, None);
+            p.extend_from_slice(inner);
+            let _ = eth().write(&mut out, etherparse::IpNumber(47), &p);
+        }
+        Encap::GreIp(key) => {
+            let mut p = gre(0, if inner_v6 { 0x86dd } else { 0x0800 }, key, None);
+            p.extend_from_slice(inner_ip);
+            let _ = eth().write(&mut out, etherparse::IpNumber(47), &p);
+        }
+        Encap::ErspanII(session) => {
+            let mut p = gre(0, 0x88be, None, Some(1));
+            p.extend_from_slice(&[0x10, 0x00]); // version 1 (type II), VLAN 0
+            p.extend_from_slice(&(session & 0x03ff).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0]);
+            p.extend_from_slice(inner);
+            let _ = eth().write(&mut out, etherparse::IpNumber(47), &p);
+        }
+        Encap::IpIp => {
+            let _ = eth().write(
+                &mut out,
+                etherparse::IpNumber(if inner_v6 { 41 } else { 4 }),
+                inner_ip,
+            );
+        }
+    }
+    out
+}
+
+fn ipv4_checksum(h: &mut [u8]) {
+    if h.len() < 20 {
+        return;
+    }
+    h[10] = 0;
+    h[11] = 0;
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// One IPv4 fragment built from `template` (an untagged Ethernet + IPv4 frame, whose
+/// Ethernet and IP headers are reused): IP payload bytes `data` at byte offset `offset`
+/// (a multiple of 8), with the more-fragments flag `more` and identification `id`.
+pub fn ipv4_fragment(template: &[u8], id: u16, offset: usize, more: bool, data: &[u8]) -> Vec<u8> {
+    let ihl = (template.get(14).copied().unwrap_or(0x45) & 0x0f) as usize * 4;
+    let mut f = template.get(..14 + ihl).unwrap_or_default().to_vec();
+    f.extend_from_slice(data);
+    let total = (ihl + data.len()) as u16;
+    if let Some(h) = f.get_mut(14..14 + ihl) {
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        let ff = ((offset / 8) as u16 & 0x1fff) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&ff.to_be_bytes());
+        ipv4_checksum(h);
+    }
+    f
+}
+
+/// One IPv6 fragment built from `template` (an untagged Ethernet + IPv6 frame without
+/// extension headers): a Fragment header carrying the original next header, then `data` at
+/// `offset` of the fragmentable part.
+pub fn ipv6_fragment(template: &[u8], id: u32, offset: usize, more: bool, data: &[u8]) -> Vec<u8> {
+    let mut f = template.get(..54).unwrap_or_default().to_vec();
+    let next = template.get(20).copied().unwrap_or(17);
+    f.extend_from_slice(&[next, 0]);
+    f.extend_from_slice(&(((offset as u16) & 0xfff8) | more as u16).to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(data);
+    let plen = (8 + data.len()) as u16;
+    if let Some(h) = f.get_mut(14..54) {
+        h[4..6].copy_from_slice(&plen.to_be_bytes());
+        h[6] = 44;
+    }
+    f
+}
+
+/// Splits an untagged Ethernet + IPv4 or IPv6 frame into fragments of at most `chunk`
+/// bytes of IP payload (a multiple of 8), in order.
+pub fn fragment(frame: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
+    let v6 = frame.get(14).map(|b| b >> 4) == Some(6);
+    let hdr = if v6 {
+        40
+    } else {
+        (frame.get(14).copied().unwrap_or(0x45) & 0x0f) as usize * 4
+    };
+    let payload = frame.get(14 + hdr..).unwrap_or_default();
+    let chunk = (chunk / 8).max(1) * 8;
+    let n = payload.len().div_ceil(chunk).max(1);
+    (0..n)
+        .map(|i| {
+            let part = payload
+                .get(i * chunk..((i + 1) * chunk).min(payload.len()))
+                .unwrap_or_default();
+            let more = i + 1 < n;
+            if v6 {
+                ipv6_fragment(frame, id, i * chunk, more, part)
+            } else {
+                ipv4_fragment(frame, id as u16, i * chunk, more, part)
+            }
+        })
+        .collect()
+}

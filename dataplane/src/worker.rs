@@ -99,6 +99,21 @@ impl WorkerCore {
         if d.is_fragment && d.frag_offset != 0 {
             return;
         }
+        // An ICMP error about a flow we track belongs to that flow, not to a new ICMP flow.
+        if let Some(q) = d.icmp_quote {
+            if let Some(idx) = self.flows.find(&FlowKey::from_quote(&q, d)) {
+                if let Some(f) = self.flows.get_mut(idx) {
+                    f.icmp_errors += 1;
+                }
+                c.icmp_errors_tied += 1;
+                return;
+            }
+        }
+        if let Some(ev) = d.anomaly {
+            if let Some(n) = c.decode_events.get_mut(ev as usize) {
+                *n += 1;
+            }
+        }
         let (key, src_lo) = FlowKey::from_decoded(d);
         let (events, bp) = (&self.events, self.backpressure);
         match self

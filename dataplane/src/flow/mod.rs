@@ -8,13 +8,14 @@ mod table;
 
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, Lookup, Timeouts};
 
-use crate::wire::{ip_proto, tcp_flags, Decoded, IpVersion};
+use crate::wire::{ip_proto, tcp_flags, Decoded, IcmpQuote, IpVersion, Tunnel};
 
 /// Identity of a flow, direction-free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct FlowKey {
-    /// Tracking zone: VLAN ids today, tunnel ids (VNI, GRE key) with the tunnel decoders.
-    pub zone: u32,
+    /// Tracking zone: VLAN ids and the tunnel's kind and id (VNI, GRE key, ERSPAN
+    /// session), see `Decoded::zone`.
+    pub zone: u64,
     pub proto: u8,
     pub ipv6: bool,
     pub lo_port: u16,
@@ -26,31 +27,41 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a decoded IP packet, and whether its sender is the key's `lo` side.
     pub fn from_decoded(d: &Decoded) -> (FlowKey, bool) {
-        let (sp, dp) =
-            if d.has_l4 && matches!(d.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
-                (d.src_port, d.dst_port)
-            } else {
-                (0, 0)
-            };
-        let src_lo = (d.src, sp) <= (d.dst, dp);
-        let (lo_addr, lo_port, hi_addr, hi_port) = if src_lo {
-            (d.src, sp, d.dst, dp)
+        let ported = d.has_l4 && matches!(d.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
+        Self::normalised(d, d.proto, (d.src, d.src_port), (d.dst, d.dst_port), ported)
+    }
+
+    /// The key of the flow an ICMP error quotes, in the zone the error arrived in.
+    pub fn from_quote(q: &IcmpQuote, d: &Decoded) -> FlowKey {
+        let ported = matches!(q.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
+        Self::normalised(d, q.proto, (q.src, q.src_port), (q.dst, q.dst_port), ported).0
+    }
+
+    /// Orders the two endpoints so both directions give one key.
+    fn normalised(
+        d: &Decoded,
+        proto: u8,
+        src: ([u8; 16], u16),
+        dst: ([u8; 16], u16),
+        ported: bool,
+    ) -> (FlowKey, bool) {
+        let (src, dst) = if ported {
+            (src, dst)
         } else {
-            (d.dst, dp, d.src, sp)
+            ((src.0, 0), (dst.0, 0))
         };
-        let zone = (d.vlan[0] as u32) | ((d.vlan[1] as u32) << 12);
-        (
-            FlowKey {
-                zone,
-                proto: d.proto,
-                ipv6: d.ip == IpVersion::V6,
-                lo_port,
-                hi_port,
-                lo_addr,
-                hi_addr,
-            },
-            src_lo,
-        )
+        let src_lo = src <= dst;
+        let ((lo_addr, lo_port), (hi_addr, hi_port)) = if src_lo { (src, dst) } else { (dst, src) };
+        let key = FlowKey {
+            zone: d.zone(),
+            proto,
+            ipv6: d.ip == IpVersion::V6,
+            lo_port,
+            hi_port,
+            lo_addr,
+            hi_addr,
+        };
+        (key, src_lo)
     }
 
     /// A fast hash of the key (not keyed: per-worker tables are bounded and evict, so a
@@ -154,6 +165,10 @@ pub struct Flow {
     pub vlan_count: u8,
     /// Application protocol detected (index into the app-id table; 0 = none yet).
     pub app: u16,
+    /// The tunnel the flow was seen in.
+    pub tunnel: Option<Tunnel>,
+    /// ICMP errors (unreachable, time exceeded, ...) that quoted this flow.
+    pub icmp_errors: u32,
     // Table links: hash chain and LRU list of its timeout class.
     pub(crate) chain: u32,
     pub(crate) prev: u32,

@@ -247,6 +247,7 @@ impl FlowTable {
             icmp_code: d.icmp_code,
             vlan: d.vlan,
             vlan_count: d.vlan_count,
+            tunnel: d.tunnel,
             chain: head,
             hash,
             prev: NIL,
@@ -268,6 +269,24 @@ impl FlowTable {
             dir: TO_SERVER,
             new: true,
         }
+    }
+
+    /// Finds the flow of `key` without creating it.
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        let hash = key.hash();
+        let mut i = self
+            .buckets
+            .get((hash & self.mask) as usize)
+            .copied()
+            .unwrap_or(NIL);
+        while i != NIL {
+            let f = self.flows.get(i as usize)?;
+            if f.hash == hash && f.key == *key {
+                return Some(i);
+            }
+            i = f.chain;
+        }
+        None
     }
 
     /// Moves the flow to the tail of its (possibly new) class list after an update.

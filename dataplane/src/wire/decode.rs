@@ -1,4 +1,11 @@
 //! The decoder proper. Each layer has a `mod field` of named offsets and a checked parse.
+//!
+//! Tunnels: VXLAN (UDP 4789), Geneve (UDP 6081), GRE (IP, transparent Ethernet, ERSPAN
+//! type II and III) and IP-in-IP (4in4, 6in4, 4in6, 6in6) are decoded through, at most
+//! [`MAX_TUNNEL_DEPTH`] deep. The summary then describes the innermost packet. The tunnel
+//! (kind, VNI or key, outer addresses and ports) is kept beside it, because a tunnel is part
+//! of a flow's identity. A fragmented outer packet is not decoded into: its tunnel is
+//! decoded after IP reassembly.
 use super::ip_proto;
 
 /// Link-layer framing of a port or capture file (pcap LINKTYPE numbers).
@@ -53,102 +60,134 @@ pub enum IpVersion {
     V6,
 }
 
-/// Why decoding stopped early. Each has a stable counter name (Suricata's where it has one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum DecodeEvent {
-    EthernetTooSmall,
-    VlanTooSmall,
-    VlanTooManyLayers,
-    SllTooSmall,
-    NullTooSmall,
-    UnknownLinkType,
-    Ipv4TooSmall,
-    Ipv4HlenTooSmall,
-    Ipv4IplenSmallerThanHlen,
-    Ipv4TruncPkt,
-    Ipv4WrongVersion,
-    Ipv6TooSmall,
-    Ipv6TruncPkt,
-    Ipv6WrongVersion,
-    Ipv6ExthdrTrunc,
-    Ipv6ExthdrTooMany,
-    TcpTooSmall,
-    TcpHlenTooSmall,
-    UdpTooSmall,
-    UdpHlenInvalid,
-    IcmpTooSmall,
-    Icmpv6TooSmall,
-    SctpTooSmall,
+macro_rules! decode_events {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Why decoding stopped early, or (for the non-fatal ones in `Decoded::anomaly`)
+        /// what was odd. Each has a stable counter name (Suricata's where it has one).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum DecodeEvent { $($variant,)* }
+
+        /// Number of [`DecodeEvent`] kinds (for counter arrays).
+        pub const DECODE_EVENT_COUNT: usize = [$(DecodeEvent::$variant,)*].len();
+
+        impl DecodeEvent {
+            pub const ALL: [DecodeEvent; DECODE_EVENT_COUNT] = [$(DecodeEvent::$variant,)*];
+            /// The stats counter name.
+            pub fn name(self) -> &'static str {
+                match self { $(DecodeEvent::$variant => $name,)* }
+            }
+        }
+    };
 }
 
-/// Number of [`DecodeEvent`] kinds (for counter arrays).
-pub const DECODE_EVENT_COUNT: usize = DecodeEvent::SctpTooSmall as usize + 1;
+decode_events! {
+    EthernetTooSmall => "decoder.ethernet.pkt_too_small",
+    VlanTooSmall => "decoder.vlan.header_too_small",
+    VlanTooManyLayers => "decoder.vlan.too_many_layers",
+    SllTooSmall => "decoder.sll.pkt_too_small",
+    NullTooSmall => "decoder.null.pkt_too_small",
+    UnknownLinkType => "decoder.unknown_link_type",
+    Ipv4TooSmall => "decoder.ipv4.pkt_too_small",
+    Ipv4HlenTooSmall => "decoder.ipv4.hlen_too_small",
+    Ipv4IplenSmallerThanHlen => "decoder.ipv4.iplen_smaller_than_hlen",
+    Ipv4TruncPkt => "decoder.ipv4.trunc_pkt",
+    Ipv4WrongVersion => "decoder.ipv4.wrong_ip_version",
+    Ipv6TooSmall => "decoder.ipv6.pkt_too_small",
+    Ipv6TruncPkt => "decoder.ipv6.trunc_pkt",
+    Ipv6WrongVersion => "decoder.ipv6.wrong_ip_version",
+    Ipv6ExthdrTrunc => "decoder.ipv6.exthdr_trunc",
+    Ipv6ExthdrTooMany => "decoder.ipv6.exthdr_too_many",
+    TcpTooSmall => "decoder.tcp.pkt_too_small",
+    TcpHlenTooSmall => "decoder.tcp.hlen_too_small",
+    TcpOptInvalidLen => "decoder.tcp.opt_invalid_len",
+    UdpTooSmall => "decoder.udp.pkt_too_small",
+    UdpHlenInvalid => "decoder.udp.hlen_invalid",
+    IcmpTooSmall => "decoder.icmpv4.pkt_too_small",
+    Icmpv6TooSmall => "decoder.icmpv6.pkt_too_small",
+    SctpTooSmall => "decoder.sctp.pkt_too_small",
+    VxlanTooSmall => "decoder.vxlan.pkt_too_small",
+    GeneveTooSmall => "decoder.geneve.pkt_too_small",
+    GreTooSmall => "decoder.gre.pkt_too_small",
+    GreWrongVersion => "decoder.gre.wrong_version",
+    ErspanTooSmall => "decoder.erspan.header_too_small",
+    TooManyTunnels => "decoder.too_many_layers",
+}
 
-impl DecodeEvent {
-    pub const ALL: [DecodeEvent; DECODE_EVENT_COUNT] = [
-        DecodeEvent::EthernetTooSmall,
-        DecodeEvent::VlanTooSmall,
-        DecodeEvent::VlanTooManyLayers,
-        DecodeEvent::SllTooSmall,
-        DecodeEvent::NullTooSmall,
-        DecodeEvent::UnknownLinkType,
-        DecodeEvent::Ipv4TooSmall,
-        DecodeEvent::Ipv4HlenTooSmall,
-        DecodeEvent::Ipv4IplenSmallerThanHlen,
-        DecodeEvent::Ipv4TruncPkt,
-        DecodeEvent::Ipv4WrongVersion,
-        DecodeEvent::Ipv6TooSmall,
-        DecodeEvent::Ipv6TruncPkt,
-        DecodeEvent::Ipv6WrongVersion,
-        DecodeEvent::Ipv6ExthdrTrunc,
-        DecodeEvent::Ipv6ExthdrTooMany,
-        DecodeEvent::TcpTooSmall,
-        DecodeEvent::TcpHlenTooSmall,
-        DecodeEvent::UdpTooSmall,
-        DecodeEvent::UdpHlenInvalid,
-        DecodeEvent::IcmpTooSmall,
-        DecodeEvent::Icmpv6TooSmall,
-        DecodeEvent::SctpTooSmall,
-    ];
+/// Tunnel encapsulations the decoder walks through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum TunnelKind {
+    #[default]
+    None = 0,
+    Vxlan = 1,
+    Geneve = 2,
+    Gre = 3,
+    Erspan = 4,
+    IpInIp = 5,
+}
 
-    /// The stats counter name.
+impl TunnelKind {
     pub fn name(self) -> &'static str {
         match self {
-            DecodeEvent::EthernetTooSmall => "decoder.ethernet.pkt_too_small",
-            DecodeEvent::VlanTooSmall => "decoder.vlan.header_too_small",
-            DecodeEvent::VlanTooManyLayers => "decoder.vlan.too_many_layers",
-            DecodeEvent::SllTooSmall => "decoder.sll.pkt_too_small",
-            DecodeEvent::NullTooSmall => "decoder.null.pkt_too_small",
-            DecodeEvent::UnknownLinkType => "decoder.unknown_link_type",
-            DecodeEvent::Ipv4TooSmall => "decoder.ipv4.pkt_too_small",
-            DecodeEvent::Ipv4HlenTooSmall => "decoder.ipv4.hlen_too_small",
-            DecodeEvent::Ipv4IplenSmallerThanHlen => "decoder.ipv4.iplen_smaller_than_hlen",
-            DecodeEvent::Ipv4TruncPkt => "decoder.ipv4.trunc_pkt",
-            DecodeEvent::Ipv4WrongVersion => "decoder.ipv4.wrong_ip_version",
-            DecodeEvent::Ipv6TooSmall => "decoder.ipv6.pkt_too_small",
-            DecodeEvent::Ipv6TruncPkt => "decoder.ipv6.trunc_pkt",
-            DecodeEvent::Ipv6WrongVersion => "decoder.ipv6.wrong_ip_version",
-            DecodeEvent::Ipv6ExthdrTrunc => "decoder.ipv6.exthdr_trunc",
-            DecodeEvent::Ipv6ExthdrTooMany => "decoder.ipv6.exthdr_too_many",
-            DecodeEvent::TcpTooSmall => "decoder.tcp.pkt_too_small",
-            DecodeEvent::TcpHlenTooSmall => "decoder.tcp.hlen_too_small",
-            DecodeEvent::UdpTooSmall => "decoder.udp.pkt_too_small",
-            DecodeEvent::UdpHlenInvalid => "decoder.udp.hlen_invalid",
-            DecodeEvent::IcmpTooSmall => "decoder.icmpv4.pkt_too_small",
-            DecodeEvent::Icmpv6TooSmall => "decoder.icmpv6.pkt_too_small",
-            DecodeEvent::SctpTooSmall => "decoder.sctp.pkt_too_small",
+            TunnelKind::None => "none",
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
+            TunnelKind::Gre => "gre",
+            TunnelKind::Erspan => "erspan",
+            TunnelKind::IpInIp => "ipip",
         }
     }
+}
+
+/// Tunnels decoded through before the rest is left undecoded (an event).
+pub const MAX_TUNNEL_DEPTH: u8 = 3;
+
+/// The tunnel a packet arrived in: the innermost one's kind and id, the outermost one's
+/// addresses (what a sensor sees on the wire).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// VXLAN/Geneve VNI, GRE key, ERSPAN session id; 0 when the tunnel has none.
+    pub id: u32,
+    pub depth: u8,
+    pub outer_v6: bool,
+    pub outer_proto: u8,
+    pub outer_src: [u8; 16],
+    pub outer_dst: [u8; 16],
+    pub outer_src_port: u16,
+    pub outer_dst_port: u16,
+}
+
+/// TCP options of a segment (the ones that shape a connection).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// 0 when absent.
+    pub mss: u16,
+    /// `None` when absent.
+    pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    /// (TSval, TSecr) when present.
+    pub timestamp: Option<(u32, u32)>,
+}
+
+/// The flow an ICMP error quotes: the original packet's addresses and ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IcmpQuote {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub proto: u8,
+    pub src_port: u16,
+    pub dst_port: u16,
 }
 
 /// The decoded summary of one frame. Offsets index the frame the decoder was given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
-    /// VLAN ids, outermost first (up to 2 kept; a third layer is an event).
+    /// VLAN ids across all layers, outermost first (2 kept; the rest still parsed).
     pub vlan: [u16; 2],
     pub vlan_count: u8,
-    /// EtherType of the network layer (0x0800, 0x86dd, or another for non-IP frames).
+    /// EtherType of the (innermost) network layer (0x0800, 0x86dd, or another).
     pub ethertype: u16,
     pub ip: IpVersion,
     /// Addresses; IPv4 in the first 4 bytes, the rest zero.
@@ -173,11 +212,17 @@ pub struct Decoded {
     pub tcp_seq: u32,
     pub tcp_ack: u32,
     pub tcp_win: u16,
+    pub tcp_opts: TcpOptions,
     pub icmp_type: u8,
     pub icmp_code: u8,
+    /// For ICMP errors: the packet the error is about.
+    pub icmp_quote: Option<IcmpQuote>,
     pub l4_off: u16,
     pub payload_off: u16,
     pub payload_len: u16,
+    pub tunnel: Option<Tunnel>,
+    /// A non-fatal oddity (decoding went on).
+    pub anomaly: Option<DecodeEvent>,
 }
 
 impl Decoded {
@@ -190,6 +235,15 @@ impl Decoded {
         frame
             .get(s..s + self.payload_len as usize)
             .unwrap_or_default()
+    }
+    /// The tracking zone: VLAN ids and the tunnel's kind and id, so equal inner addresses
+    /// in different VLANs or tenants stay different flows.
+    pub fn zone(&self) -> u64 {
+        let (kind, id) = self
+            .tunnel
+            .map(|t| (t.kind as u64, t.id as u64))
+            .unwrap_or((0, 0));
+        (self.vlan[0] as u64) | (self.vlan[1] as u64) << 12 | kind << 24 | id << 32
     }
 }
 
@@ -254,12 +308,51 @@ mod udp {
     pub const LENGTH: usize = 4;
     pub const HEADER_LEN: usize = 8;
 }
+mod vxlan {
+    pub const PORT: u16 = 4789;
+    pub const FLAGS: usize = 0;
+    /// The I flag: the VNI is valid.
+    pub const FLAG_VNI: u8 = 0x08;
+    pub const VNI: usize = 4;
+    pub const HEADER_LEN: usize = 8;
+}
+mod geneve {
+    pub const PORT: u16 = 6081;
+    pub const VER_OPTLEN: usize = 0;
+    pub const PROTO: usize = 2;
+    pub const VNI: usize = 4;
+    pub const HEADER_LEN: usize = 8;
+}
+mod gre {
+    pub const FLAGS: usize = 0;
+    pub const PROTO: usize = 2;
+    pub const HEADER_LEN: usize = 4;
+    pub const F_CSUM: u16 = 0x8000;
+    pub const F_ROUTING: u16 = 0x4000;
+    pub const F_KEY: u16 = 0x2000;
+    pub const F_SEQ: u16 = 0x1000;
+    pub const VERSION_MASK: u16 = 0x0007;
+}
+mod erspan {
+    /// Type II: version/VLAN, COS/EN/T/session id, reserved/index.
+    pub const II_HEADER_LEN: usize = 8;
+    /// Type III: 12 bytes, plus an 8-byte platform sub-header when the O flag is set.
+    pub const III_HEADER_LEN: usize = 12;
+    pub const III_FLAG_O: u8 = 0x01;
+    pub const SESSION: usize = 2;
+}
 
 const ETH_P_IPV4: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_VLAN: u16 = 0x8100;
 const ETH_P_QINQ: u16 = 0x88a8;
 const ETH_P_QINQ_OLD: u16 = 0x9100;
+const ETH_P_TEB: u16 = 0x6558;
+const ETH_P_ERSPAN2: u16 = 0x88be;
+const ETH_P_ERSPAN3: u16 = 0x22eb;
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+const IPPROTO_GRE: u8 = 47;
 const MAX_VLAN_LAYERS: usize = 3;
 
 /// Decodes `frame` of link type `link` into `out`. Ok means every present layer parsed
@@ -268,7 +361,7 @@ const MAX_VLAN_LAYERS: usize = 3;
 pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
     *out = Decoded::default();
     let (ethertype, off) = match link {
-        LinkType::Ethernet => decode_ethernet(frame, out)?,
+        LinkType::Ethernet => decode_ethernet(frame, 0, out)?,
         LinkType::Raw => match frame.first().map(|b| b >> 4) {
             Some(4) => (ETH_P_IPV4, 0),
             Some(6) => (ETH_P_IPV6, 0),
@@ -295,6 +388,15 @@ pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), Dec
     if frame.len() < off {
         return Err(DecodeEvent::SllTooSmall);
     }
+    decode_network(frame, ethertype, off, out)
+}
+
+fn decode_network(
+    frame: &[u8],
+    ethertype: u16,
+    off: usize,
+    out: &mut Decoded,
+) -> Result<(), DecodeEvent> {
     out.ethertype = ethertype;
     match ethertype {
         ETH_P_IPV4 => decode_ipv4(frame, off, out),
@@ -303,12 +405,18 @@ pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), Dec
     }
 }
 
-fn decode_ethernet(frame: &[u8], out: &mut Decoded) -> Result<(u16, usize), DecodeEvent> {
-    if frame.len() < ethernet::HEADER_LEN {
+/// Ethernet (and VLAN tags) at `off`; returns the payload's EtherType and offset.
+fn decode_ethernet(
+    frame: &[u8],
+    off: usize,
+    out: &mut Decoded,
+) -> Result<(u16, usize), DecodeEvent> {
+    if frame.len() < off + ethernet::HEADER_LEN {
         return Err(DecodeEvent::EthernetTooSmall);
     }
-    let mut ethertype = be16(frame, ethernet::ETHERTYPE).ok_or(DecodeEvent::EthernetTooSmall)?;
-    let mut off = ethernet::HEADER_LEN;
+    let mut ethertype =
+        be16(frame, off + ethernet::ETHERTYPE).ok_or(DecodeEvent::EthernetTooSmall)?;
+    let mut off = off + ethernet::HEADER_LEN;
     let mut layers = 0usize;
     while matches!(ethertype, ETH_P_VLAN | ETH_P_QINQ | ETH_P_QINQ_OLD) {
         if layers == MAX_VLAN_LAYERS {
@@ -316,7 +424,7 @@ fn decode_ethernet(frame: &[u8], out: &mut Decoded) -> Result<(u16, usize), Deco
         }
         let tci = be16(frame, off + vlan::TCI).ok_or(DecodeEvent::VlanTooSmall)?;
         ethertype = be16(frame, off + vlan::ETHERTYPE).ok_or(DecodeEvent::VlanTooSmall)?;
-        if let Some(slot) = out.vlan.get_mut(layers) {
+        if let Some(slot) = out.vlan.get_mut(out.vlan_count as usize) {
             *slot = tci & 0x0fff;
             out.vlan_count += 1;
         }
@@ -349,6 +457,8 @@ fn decode_ipv4(frame: &[u8], off: usize, out: &mut Decoded) -> Result<(), Decode
     out.ip = IpVersion::V4;
     out.l3_off = off as u16;
     out.l3_len = total as u16;
+    out.src = [0; 16];
+    out.dst = [0; 16];
     out.src[..4].copy_from_slice(&h[ipv4::SRC..ipv4::SRC + 4]);
     out.dst[..4].copy_from_slice(&h[ipv4::DST..ipv4::DST + 4]);
     out.ttl = h[ipv4::TTL];
@@ -441,7 +551,8 @@ fn decode_ipv6(frame: &[u8], off: usize, out: &mut Decoded) -> Result<(), Decode
     Err(DecodeEvent::Ipv6ExthdrTooMany)
 }
 
-/// Decodes the transport header at `off`, bounded by `end` (the IP packet's end).
+/// Decodes the transport header at `off`, bounded by `end` (the IP packet's end), then any
+/// tunnel it carries.
 fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<(), DecodeEvent> {
     let seg = frame.get(off..end).unwrap_or_default();
     out.l4_off = off as u16;
@@ -476,6 +587,9 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
             out.has_l4 = true;
             out.payload_off = (off + hlen) as u16;
             out.payload_len = (seg.len() - hlen) as u16;
+            if hlen > tcp::MIN_LEN {
+                decode_tcp_options(seg.get(tcp::MIN_LEN..hlen).unwrap_or_default(), out);
+            }
         }
         ip_proto::UDP => {
             if seg.len() < udp::HEADER_LEN {
@@ -492,11 +606,16 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
             out.payload_off = (off + udp::HEADER_LEN) as u16;
             if partial {
                 out.payload_len = (seg.len() - udp::HEADER_LEN) as u16;
-            } else {
-                if ulen < udp::HEADER_LEN || ulen > seg.len() {
-                    return Err(DecodeEvent::UdpHlenInvalid);
-                }
-                out.payload_len = (ulen - udp::HEADER_LEN) as u16;
+                return Ok(());
+            }
+            if ulen < udp::HEADER_LEN || ulen > seg.len() {
+                return Err(DecodeEvent::UdpHlenInvalid);
+            }
+            out.payload_len = (ulen - udp::HEADER_LEN) as u16;
+            match out.dst_port {
+                vxlan::PORT => return decode_vxlan(frame, out),
+                geneve::PORT => return decode_geneve(frame, out),
+                _ => {}
             }
         }
         ip_proto::ICMP | ip_proto::ICMPV6 => {
@@ -512,6 +631,15 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
             out.has_l4 = true;
             out.payload_off = (off + 4) as u16;
             out.payload_len = (seg.len() - 4) as u16;
+            let is_error = if out.proto == ip_proto::ICMP {
+                matches!(out.icmp_type, 3 | 4 | 5 | 11 | 12)
+            } else {
+                matches!(out.icmp_type, 1..=4)
+            };
+            if is_error && !partial {
+                // Type, code, checksum, 4 unused/MTU bytes, then the offending packet.
+                out.icmp_quote = decode_quote(seg.get(8..).unwrap_or_default());
+            }
         }
         ip_proto::SCTP => {
             if seg.len() < 12 {
@@ -530,18 +658,231 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
         _ => {
             out.payload_off = off as u16;
             out.payload_len = seg.len() as u16;
+            if !partial {
+                match out.proto {
+                    IPPROTO_GRE => return decode_gre(frame, out),
+                    IPPROTO_IPIP => {
+                        return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV4, off, out)
+                    }
+                    IPPROTO_IPV6 => {
+                        return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV6, off, out)
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     Ok(())
 }
 
+fn decode_tcp_options(opts: &[u8], out: &mut Decoded) {
+    let mut i = 0usize;
+    while let Some(&kind) = opts.get(i) {
+        match kind {
+            0 => break,
+            1 => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let len = match opts.get(i + 1) {
+            Some(&l) if l >= 2 && i + l as usize <= opts.len() => l as usize,
+            _ => {
+                out.anomaly = Some(DecodeEvent::TcpOptInvalidLen);
+                break;
+            }
+        };
+        match (kind, len) {
+            (2, 4) => out.tcp_opts.mss = be16(opts, i + 2).unwrap_or(0),
+            (3, 3) => out.tcp_opts.wscale = opts.get(i + 2).copied(),
+            (4, 2) => out.tcp_opts.sack_permitted = true,
+            (8, 10) => out.tcp_opts.timestamp = be32(opts, i + 2).zip(be32(opts, i + 6)),
+            (2 | 3 | 4 | 8, _) => out.anomaly = Some(DecodeEvent::TcpOptInvalidLen),
+            _ => {}
+        }
+        i += len;
+    }
+}
+
+/// The IP header (and first L4 bytes) quoted by an ICMP error.
+fn decode_quote(q: &[u8]) -> Option<IcmpQuote> {
+    let mut out = IcmpQuote::default();
+    let l4 = match q.first()? >> 4 {
+        4 => {
+            let hlen = ((q.first()? & 0x0f) as usize) * 4;
+            out.src[..4].copy_from_slice(q.get(ipv4::SRC..ipv4::SRC + 4)?);
+            out.dst[..4].copy_from_slice(q.get(ipv4::DST..ipv4::DST + 4)?);
+            out.proto = *q.get(ipv4::PROTO)?;
+            hlen
+        }
+        6 => {
+            out.src.copy_from_slice(q.get(ipv6::SRC..ipv6::SRC + 16)?);
+            out.dst.copy_from_slice(q.get(ipv6::DST..ipv6::DST + 16)?);
+            out.proto = *q.get(ipv6::NEXT_HDR)?;
+            ipv6::HEADER_LEN
+        }
+        _ => return None,
+    };
+    if matches!(out.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
+        out.src_port = be16(q, l4)?;
+        out.dst_port = be16(q, l4 + 2)?;
+    }
+    Some(out)
+}
+
+/// Records the tunnel the packet is in and decodes the encapsulated packet at `off`
+/// (`ethertype` says what it starts with: Ethernet for TEB, or IPv4/IPv6).
+fn enter_tunnel(
+    frame: &[u8],
+    kind: TunnelKind,
+    id: u32,
+    ethertype: u16,
+    off: usize,
+    out: &mut Decoded,
+) -> Result<(), DecodeEvent> {
+    let mut t = out.tunnel.unwrap_or(Tunnel {
+        outer_v6: out.ip == IpVersion::V6,
+        outer_proto: out.proto,
+        outer_src: out.src,
+        outer_dst: out.dst,
+        outer_src_port: out.src_port,
+        outer_dst_port: out.dst_port,
+        ..Tunnel::default()
+    });
+    if t.depth >= MAX_TUNNEL_DEPTH {
+        return Err(DecodeEvent::TooManyTunnels);
+    }
+    t.depth += 1;
+    t.kind = kind;
+    t.id = id;
+    // The inner packet replaces the outer one in the summary; VLANs and the tunnel stay.
+    *out = Decoded {
+        vlan: out.vlan,
+        vlan_count: out.vlan_count,
+        tunnel: Some(t),
+        anomaly: out.anomaly,
+        ..Decoded::default()
+    };
+    let (ethertype, off) = if ethertype == ETH_P_TEB {
+        decode_ethernet(frame, off, out)?
+    } else {
+        (ethertype, off)
+    };
+    decode_network(frame, ethertype, off, out)
+}
+
+fn decode_vxlan(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
+    let p = out.payload_off as usize;
+    let h = frame
+        .get(p..p + vxlan::HEADER_LEN)
+        .ok_or(DecodeEvent::VxlanTooSmall)?;
+    if h[vxlan::FLAGS] & vxlan::FLAG_VNI == 0 {
+        return Ok(()); // not VXLAN after all: leave it as UDP
+    }
+    let vni = be32(h, vxlan::VNI).unwrap_or(0) >> 8;
+    enter_tunnel(
+        frame,
+        TunnelKind::Vxlan,
+        vni,
+        ETH_P_TEB,
+        p + vxlan::HEADER_LEN,
+        out,
+    )
+}
+
+fn decode_geneve(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
+    let p = out.payload_off as usize;
+    let h = frame
+        .get(p..p + geneve::HEADER_LEN)
+        .ok_or(DecodeEvent::GeneveTooSmall)?;
+    if h[geneve::VER_OPTLEN] >> 6 != 0 {
+        return Ok(()); // unknown version: leave it as UDP
+    }
+    let opt_len = ((h[geneve::VER_OPTLEN] & 0x3f) as usize) * 4;
+    let proto = be16(h, geneve::PROTO).unwrap_or(0);
+    let vni = be32(h, geneve::VNI).unwrap_or(0) >> 8;
+    let inner = p + geneve::HEADER_LEN + opt_len;
+    if inner > frame.len() {
+        return Err(DecodeEvent::GeneveTooSmall);
+    }
+    match proto {
+        ETH_P_TEB | ETH_P_IPV4 | ETH_P_IPV6 => {
+            enter_tunnel(frame, TunnelKind::Geneve, vni, proto, inner, out)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn decode_gre(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
+    let p = out.payload_off as usize;
+    let flags = be16(frame, p + gre::FLAGS).ok_or(DecodeEvent::GreTooSmall)?;
+    let proto = be16(frame, p + gre::PROTO).ok_or(DecodeEvent::GreTooSmall)?;
+    if flags & gre::VERSION_MASK != 0 || flags & gre::F_ROUTING != 0 {
+        // Version 1 is PPTP's enhanced GRE (PPP inside); source routing is obsolete.
+        return if flags & gre::VERSION_MASK > 1 {
+            Err(DecodeEvent::GreWrongVersion)
+        } else {
+            Ok(())
+        };
+    }
+    let mut q = p + gre::HEADER_LEN;
+    if flags & gre::F_CSUM != 0 {
+        q += 4;
+    }
+    let mut key = 0;
+    if flags & gre::F_KEY != 0 {
+        key = be32(frame, q).ok_or(DecodeEvent::GreTooSmall)?;
+        q += 4;
+    }
+    if flags & gre::F_SEQ != 0 {
+        q += 4;
+    }
+    if q > frame.len() {
+        return Err(DecodeEvent::GreTooSmall);
+    }
+    match proto {
+        ETH_P_IPV4 | ETH_P_IPV6 | ETH_P_TEB => {
+            enter_tunnel(frame, TunnelKind::Gre, key, proto, q, out)
+        }
+        ETH_P_ERSPAN2 => {
+            let h = frame
+                .get(q..q + erspan::II_HEADER_LEN)
+                .ok_or(DecodeEvent::ErspanTooSmall)?;
+            let session = (be16(h, erspan::SESSION).unwrap_or(0) & 0x03ff) as u32;
+            enter_tunnel(
+                frame,
+                TunnelKind::Erspan,
+                session,
+                ETH_P_TEB,
+                q + erspan::II_HEADER_LEN,
+                out,
+            )
+        }
+        ETH_P_ERSPAN3 => {
+            let h = frame
+                .get(q..q + erspan::III_HEADER_LEN)
+                .ok_or(DecodeEvent::ErspanTooSmall)?;
+            let session = (be16(h, erspan::SESSION).unwrap_or(0) & 0x03ff) as u32;
+            let mut inner = q + erspan::III_HEADER_LEN;
+            if h[erspan::III_HEADER_LEN - 1] & erspan::III_FLAG_O != 0 {
+                inner += 8;
+            }
+            enter_tunnel(frame, TunnelKind::Erspan, session, ETH_P_TEB, inner, out)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A symmetric hash of the frame's IP address pair (and VLAN id), cheap enough for the rx
 /// core: both directions of a flow, and every fragment of a datagram, hash alike, so they
-/// reach the same worker. Non-IP frames hash to 0.
+/// reach the same worker. Tunnels are hashed by their outer pair (all flows of one tunnel
+/// between two endpoints reach one worker; the inner flows still stay apart by zone).
+/// Non-IP frames hash to 0.
 pub fn dispatch_hash(link: LinkType, frame: &[u8]) -> u32 {
     let mut d = Decoded::default();
     let (ethertype, off) = match link {
-        LinkType::Ethernet => match decode_ethernet(frame, &mut d) {
+        LinkType::Ethernet => match decode_ethernet(frame, 0, &mut d) {
             Ok(x) => x,
             Err(_) => return 0,
         },
@@ -672,5 +1013,170 @@ mod tests {
             let _ = decode(LinkType::Ethernet, &f[..n], &mut d);
             let _ = dispatch_hash(LinkType::Ethernet, &f[..n]);
         }
+    }
+
+    fn inner_udp() -> Vec<u8> {
+        use crate::testgen::{udp_frame, Vlan};
+        udp_frame(
+            Vlan::None,
+            [192, 168, 0, 1].into(),
+            [192, 168, 0, 2].into(),
+            1111,
+            2222,
+            b"inner",
+            true,
+        )
+    }
+
+    #[test]
+    fn every_tunnel_kind_decodes_to_the_inner_flow() {
+        use crate::testgen::{encapsulate, Encap};
+        let cases = [
+            (Encap::Vxlan(42), TunnelKind::Vxlan, 42, 17),
+            (Encap::Geneve(7), TunnelKind::Geneve, 7, 17),
+            (Encap::GreEth(Some(99)), TunnelKind::Gre, 99, 47),
+            (Encap::GreIp(None), TunnelKind::Gre, 0, 47),
+            (Encap::ErspanII(5), TunnelKind::Erspan, 5, 47),
+            (Encap::IpIp, TunnelKind::IpInIp, 0, 4),
+        ];
+        for (encap, kind, id, outer_proto) in cases {
+            let f = encapsulate(encap, [10, 9, 9, 1], [10, 9, 9, 2], &inner_udp());
+            let mut d = Decoded::default();
+            decode(LinkType::Ethernet, &f, &mut d).unwrap_or_else(|e| panic!("{encap:?}: {e:?}"));
+            assert_eq!(
+                (d.proto, d.src_port, d.dst_port),
+                (17, 1111, 2222),
+                "{encap:?}"
+            );
+            assert_eq!(&d.src[..4], &[192, 168, 0, 1]);
+            assert_eq!(d.payload(&f), b"inner");
+            let t = d.tunnel.unwrap();
+            assert_eq!(
+                (t.kind, t.id, t.depth, t.outer_proto),
+                (kind, id, 1, outer_proto),
+                "{encap:?}"
+            );
+            assert_eq!(&t.outer_src[..4], &[10, 9, 9, 1]);
+            // Every truncation is an event or a shorter decode, never a panic.
+            for n in 0..f.len() {
+                let _ = decode(LinkType::Ethernet, &f[..n], &mut d);
+            }
+        }
+    }
+
+    #[test]
+    fn tunnels_nest_up_to_the_limit() {
+        use crate::testgen::{encapsulate, Encap};
+        let mut f = inner_udp();
+        for depth in 1..=MAX_TUNNEL_DEPTH + 1 {
+            f = encapsulate(
+                Encap::Vxlan(depth as u32),
+                [10, 0, 0, depth],
+                [10, 0, 0, 100],
+                &f,
+            );
+            let mut d = Decoded::default();
+            let r = decode(LinkType::Ethernet, &f, &mut d);
+            if depth <= MAX_TUNNEL_DEPTH {
+                r.unwrap();
+                assert_eq!(d.tunnel.unwrap().depth, depth);
+                assert_eq!(d.tunnel.unwrap().id, 1, "innermost VNI");
+                assert_eq!(
+                    &d.tunnel.unwrap().outer_src[..4],
+                    &[10, 0, 0, depth],
+                    "outermost addresses"
+                );
+            } else {
+                assert_eq!(r, Err(DecodeEvent::TooManyTunnels));
+            }
+        }
+    }
+
+    #[test]
+    fn same_inner_flow_in_two_vnis_has_two_zones() {
+        use crate::testgen::{encapsulate, Encap};
+        let mut a = Decoded::default();
+        let mut b = Decoded::default();
+        decode(
+            LinkType::Ethernet,
+            &encapsulate(Encap::Vxlan(1), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()),
+            &mut a,
+        )
+        .unwrap();
+        decode(
+            LinkType::Ethernet,
+            &encapsulate(Encap::Vxlan(2), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()),
+            &mut b,
+        )
+        .unwrap();
+        assert_ne!(a.zone(), b.zone());
+    }
+
+    #[test]
+    fn tcp_options_and_bad_option_length() {
+        use crate::testgen::{tcp_frame, Vlan};
+        let mut f = tcp_frame(
+            Vlan::None,
+            [1, 1, 1, 1].into(),
+            [2, 2, 2, 2].into(),
+            1,
+            2,
+            100,
+            None,
+            "S",
+            &[],
+            true,
+        );
+        // Rebuild with options: MSS 1460, SACK-permitted, timestamps, NOP, window scale 7.
+        let opts = [
+            2u8, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
+        ];
+        f.splice(54..54, opts.iter().copied());
+        f[46] = ((20 + opts.len()) / 4 << 4) as u8;
+        f[16..18].copy_from_slice(&((40 + opts.len()) as u16).to_be_bytes());
+        let mut d = Decoded::default();
+        decode(LinkType::Ethernet, &f, &mut d).unwrap();
+        assert_eq!(
+            d.tcp_opts,
+            TcpOptions {
+                mss: 1460,
+                wscale: Some(7),
+                sack_permitted: true,
+                timestamp: Some((1, 2))
+            }
+        );
+        assert_eq!(d.anomaly, None);
+        f[55] = 40; // MSS option claims 40 bytes
+        decode(LinkType::Ethernet, &f, &mut d).unwrap();
+        assert_eq!(d.anomaly, Some(DecodeEvent::TcpOptInvalidLen));
+    }
+
+    #[test]
+    fn icmp_error_quotes_the_original_flow() {
+        use crate::testgen::{tcp_frame, Vlan};
+        let orig = tcp_frame(
+            Vlan::None,
+            [10, 0, 0, 1].into(),
+            [10, 0, 0, 2].into(),
+            40000,
+            80,
+            1,
+            None,
+            "S",
+            &[],
+            true,
+        );
+        let mut icmp = vec![3u8, 1, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&orig[14..14 + 28]);
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2([0; 6], [0; 6])
+            .ipv4([10, 0, 0, 254], [10, 0, 0, 1], 64)
+            .write(&mut f, etherparse::IpNumber(1), &icmp)
+            .unwrap();
+        let mut d = Decoded::default();
+        decode(LinkType::Ethernet, &f, &mut d).unwrap();
+        let q = d.icmp_quote.unwrap();
+        assert_eq!((q.proto, q.src_port, q.dst_port), (6, 40000, 80));
+        assert_eq!(&q.src[..4], &[10, 0, 0, 1]);
     }
 }
