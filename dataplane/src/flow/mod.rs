@@ -69,7 +69,7 @@ impl FlowKey {
     #[inline]
     pub fn hash(&self) -> u32 {
         let mut h: u64 =
-            (self.zone as u64) << 24 ^ (self.proto as u64) << 16 ^ (self.ipv6 as u64) << 8;
+            self.zone.rotate_left(24) ^ (self.proto as u64) << 16 ^ (self.ipv6 as u64) << 8;
         h ^= ((self.lo_port as u64) << 16 | self.hi_port as u64) << 32;
         for part in [&self.lo_addr, &self.hi_addr] {
             let a = u64::from_le_bytes([

@@ -1132,7 +1132,7 @@ mod tests {
             2u8, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
         ];
         f.splice(54..54, opts.iter().copied());
-        f[46] = ((20 + opts.len()) / 4 << 4) as u8;
+        f[46] = (((20 + opts.len()) / 4) << 4) as u8;
         f[16..18].copy_from_slice(&((40 + opts.len()) as u16).to_be_bytes());
         let mut d = Decoded::default();
         decode(LinkType::Ethernet, &f, &mut d).unwrap();
