@@ -7,10 +7,7 @@ fn main() {
     println!("cargo:rerun-if-changed=shim.h");
     println!("cargo:rerun-if-changed=shim.c");
 
-    let dpdk = match pkg_config::Config::new()
-        .atleast_version("22.11")
-        .probe("libdpdk")
-    {
+    let dpdk = match pkg_config::Config::new().atleast_version("22.11").probe("libdpdk") {
         Ok(lib) => lib,
         Err(e) => panic!(
             "dpdk-sys: DPDK >= 22.11 not found by pkg-config ({e}). \
@@ -30,10 +27,7 @@ fn main() {
                 .args(["--cflags", "libdpdk"])
                 .output()
                 .expect("pkg-config runs");
-            String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect()
+            String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
         });
 
     let mut build = cc::Build::new();
@@ -71,7 +65,5 @@ fn main() {
         .generate()
         .expect("dpdk-sys: bindgen failed on DPDK headers");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR set by cargo"));
-    bindings
-        .write_to_file(out.join("bindings.rs"))
-        .expect("write bindings");
+    bindings.write_to_file(out.join("bindings.rs")).expect("write bindings");
 }

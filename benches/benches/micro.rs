@@ -7,7 +7,7 @@ use vigil_dataplane::eve::EventQueue;
 use vigil_dataplane::stats::WorkerStats;
 use vigil_dataplane::testgen;
 use vigil_dataplane::wire::{decode, Decoded, LinkType};
-use vigil_dataplane::worker::{Backpressure, WorkerCore};
+use vigil_dataplane::worker::{Backpressure, WorkerConfig, WorkerCore};
 
 fn bench_decode(c: &mut Criterion) {
     let t = testgen::mixed(1, 50, 50);
@@ -37,8 +37,7 @@ fn bench_worker(c: &mut Criterion) {
                     let q = Arc::new(EventQueue::new(1 << 16));
                     let mut w = WorkerCore::new(
                         0,
-                        1 << 20,
-                        Default::default(),
+                        WorkerConfig::default(),
                         q.clone(),
                         Backpressure::Drop,
                         Arc::new(WorkerStats::default()),

@@ -25,7 +25,7 @@ use vigil_dataplane::pipeline::{self, frame_to_mbuf, Input};
 use vigil_dataplane::stats::WorkerStats;
 use vigil_dataplane::testgen;
 use vigil_dataplane::wire::{dispatch_hash, pcap::Reader, LinkType};
-use vigil_dataplane::worker::{Backpressure, WorkerCore};
+use vigil_dataplane::worker::{Backpressure, WorkerConfig, WorkerCore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -35,17 +35,9 @@ enum Mode {
 }
 
 #[derive(Parser)]
-#[command(
-    name = "vigil-bench",
-    about = "testpmd-style throughput of Vigil's dataplane on pre-loaded mbufs"
-)]
+#[command(name = "vigil-bench", about = "testpmd-style throughput of Vigil's dataplane on pre-loaded mbufs")]
 struct Cli {
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "io,worker,pipeline"
-    )]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "io,worker,pipeline")]
     mode: Vec<Mode>,
     /// Workload: 64-byte UDP frames (default) ...
     #[arg(long)]
@@ -75,23 +67,14 @@ fn load_frames(cli: &Cli) -> Result<Vec<(LinkType, Vec<u8>)>> {
     if cli.pcap.is_empty() {
         let n = cli.preload.unwrap_or(8192);
         let t = testgen::udp64(cli.flows.unwrap_or(1024).min(n as u32).max(1), n);
-        return Ok(t
-            .frames
-            .into_iter()
-            .map(|f| (LinkType::Ethernet, f.data))
-            .collect());
+        return Ok(t.frames.into_iter().map(|f| (LinkType::Ethernet, f.data)).collect());
     }
     let mut files = Vec::new();
     for p in &cli.pcap {
         if p.is_dir() {
             let mut v: Vec<_> = std::fs::read_dir(p)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("pcap" | "pcapng" | "cap")
-                    )
-                })
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")))
                 .collect();
             v.sort();
             files.extend(v);
@@ -126,12 +109,7 @@ struct Setup {
     preloaded: usize,
 }
 
-fn preload(
-    name: &str,
-    frames: &[(LinkType, Vec<u8>)],
-    n: usize,
-    pool: Arc<Mempool>,
-) -> Result<Setup> {
+fn preload(name: &str, frames: &[(LinkType, Vec<u8>)], n: usize, pool: Arc<Mempool>) -> Result<Setup> {
     let ring = MpmcRing::new(name, (n as u32 * 2).max(1024))?;
     let mut b = Burst::new();
     let mut bytes = 0u64;
@@ -157,12 +135,7 @@ fn preload(
         }
     }
     ring.enqueue(&mut b);
-    Ok(Setup {
-        pool,
-        ring,
-        preload_bytes: bytes,
-        preloaded: count,
-    })
+    Ok(Setup { pool, ring, preload_bytes: bytes, preloaded: count })
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -187,21 +160,13 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
     let id = setup.ring.make_port(port_name)?;
     let port = Port::start(
         id,
-        &PortConfig {
-            rx_queues: 1,
-            tx_queues: 1,
-            rx_desc: 1024,
-            tx_desc: 1024,
-            rss: false,
-            promiscuous: false,
-        },
+        &PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, rss: false, promiscuous: false },
         setup.pool.clone(),
     )?;
     let q = Arc::new(EventQueue::new(1 << 16));
     let mut core = WorkerCore::new(
         0,
-        cli.capacity,
-        Default::default(),
+        WorkerConfig { flow_capacity: cli.capacity, ..WorkerConfig::default() },
         q.clone(),
         Backpressure::Drop,
         Arc::new(WorkerStats::default()),
@@ -221,12 +186,7 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
             }
             if mode == Mode::Worker {
                 let meta = *m.meta();
-                core.process(
-                    LinkType::from_pcap(meta.link as u32),
-                    m.bytes(&mut scratch),
-                    meta.ts_ns,
-                    meta.wire_len,
-                );
+                core.process(LinkType::from_pcap(meta.link as u32), m.bytes(&mut scratch), meta.ts_ns, meta.wire_len);
             }
             bytes += m.meta().wire_len as u64;
         }
@@ -245,10 +205,7 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
     }
     let dt = start.elapsed().as_secs_f64();
     drop(port);
-    Ok(Sample {
-        mpps: pkts as f64 / dt / 1e6,
-        gbps: bytes as f64 * 8.0 / dt / 1e9,
-    })
+    Ok(Sample { mpps: pkts as f64 / dt / 1e6, gbps: bytes as f64 * 8.0 / dt / 1e9 })
 }
 
 /// `pipeline`: vigil-dp's own pipeline in bridge mode over two ports on one ring.
@@ -275,10 +232,7 @@ fn pipeline_run(eal: &Eal, cli: &Cli, setup: &Setup, run: usize) -> Result<Sampl
     let _ = timer.join();
     let avg = setup.preload_bytes as f64 / setup.preloaded.max(1) as f64;
     let pkts = report.totals.rx_packets as f64;
-    Ok(Sample {
-        mpps: pkts / dt / 1e6,
-        gbps: pkts * avg * 8.0 / dt / 1e9,
-    })
+    Ok(Sample { mpps: pkts / dt / 1e6, gbps: pkts * avg * 8.0 / dt / 1e9 })
 }
 
 fn median(mut v: Vec<Sample>) -> Sample {
@@ -304,31 +258,14 @@ fn main() -> Result<()> {
         format!("--file-prefix={prefix}"),
         "--log-level=*:error".into(),
     ])?;
-    let pool = Arc::new(Mempool::new(
-        "bench_pool",
-        (preload_n as u32 + 8192).max(16384),
-        256,
-        PKT_META_SIZE,
-        2176,
-    )?);
-    let workload = if cli.pcap.is_empty() {
-        "udp64".to_string()
-    } else {
-        format!("pcap({} frames)", frames.len())
-    };
+    let pool = Arc::new(Mempool::new("bench_pool", (preload_n as u32 + 8192).max(16384), 256, PKT_META_SIZE, 2176)?);
+    let workload = if cli.pcap.is_empty() { "udp64".to_string() } else { format!("pcap({} frames)", frames.len()) };
     for mode in &cli.mode {
         let mut samples = Vec::new();
         for run in 0..cli.runs {
-            let setup = preload(
-                &format!("r{}{run}", *mode as u8),
-                &frames,
-                preload_n,
-                pool.clone(),
-            )?;
+            let setup = preload(&format!("r{}{run}", *mode as u8), &frames, preload_n, pool.clone())?;
             let s = match mode {
-                Mode::Io | Mode::Worker => {
-                    single_core(*mode, &cli, &setup, &format!("s{}{run}", *mode as u8))?
-                }
+                Mode::Io | Mode::Worker => single_core(*mode, &cli, &setup, &format!("s{}{run}", *mode as u8))?,
                 Mode::Pipeline => pipeline_run(&eal, &cli, &setup, run)?,
             };
             samples.push(s);

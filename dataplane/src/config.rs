@@ -1,5 +1,7 @@
 //! `vigil.toml`: the dataplane's configuration. Every field has a default; unknown fields
 //! are errors; a parse error names the file, line and field.
+use crate::flow::defrag::DefragConfig;
+use crate::flow::stream::StreamConfig;
 use crate::flow::Timeouts;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -74,9 +76,37 @@ pub struct FlowConfig {
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        FlowConfig {
-            capacity: 1 << 20,
-            timeouts: Timeouts::default(),
+        FlowConfig { capacity: 1 << 20, timeouts: Timeouts::default() }
+    }
+}
+
+/// IP fragment reassembly, per worker.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefragSettings {
+    /// Datagrams being reassembled at once per worker (each reserves 64 KiB of address space).
+    pub max_datagrams: u32,
+    /// Fragments one datagram may have.
+    pub max_fragments: u16,
+    /// Seconds after its first fragment an incomplete datagram is dropped.
+    pub timeout: u32,
+    /// Largest reassembled IP packet accepted; larger is `defrag.oversize` (Ping of Death).
+    pub max_packet_len: u32,
+}
+
+impl Default for DefragSettings {
+    fn default() -> Self {
+        DefragSettings { max_datagrams: 256, max_fragments: 64, timeout: 30, max_packet_len: 65575 }
+    }
+}
+
+impl DefragSettings {
+    pub fn to_config(&self) -> DefragConfig {
+        DefragConfig {
+            max_datagrams: self.max_datagrams,
+            max_fragments: self.max_fragments,
+            timeout_ns: self.timeout as u64 * 1_000_000_000,
+            max_packet_len: self.max_packet_len,
         }
     }
 }
@@ -86,6 +116,20 @@ impl Default for FlowConfig {
 pub struct Config {
     pub dataplane: DataplaneConfig,
     pub flow: FlowConfig,
+    pub stream: StreamConfig,
+    pub defrag: DefragSettings,
+}
+
+impl Config {
+    /// The limits of one worker among `workers`.
+    pub fn worker_config(&self, workers: usize) -> crate::worker::WorkerConfig {
+        crate::worker::WorkerConfig {
+            flow_capacity: (self.flow.capacity / workers.max(1) as u32).max(1024),
+            timeouts: self.flow.timeouts,
+            stream: self.stream,
+            defrag: self.defrag.to_config(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,82 +137,47 @@ pub enum ConfigError {
     #[error("cannot read config file {path}: {err}")]
     Read { path: String, err: std::io::Error },
     #[error("config file {path}:{line}:{col}: {msg}")]
-    Parse {
-        path: String,
-        line: usize,
-        col: usize,
-        msg: String,
-    },
+    Parse { path: String, line: usize, col: usize, msg: String },
     #[error("config file {path}: {field} = {value}: {why}")]
-    Invalid {
-        path: String,
-        field: &'static str,
-        value: String,
-        why: &'static str,
-    },
+    Invalid { path: String, field: &'static str, value: String, why: &'static str },
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
-            path: p.clone(),
-            err,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read { path: p.clone(), err })?;
         Config::parse(&text, &p)
     }
 
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ConfigError::Parse {
-                path: path.to_string(),
-                line,
-                col,
-                msg: e.message().to_string(),
-            }
+            ConfigError::Parse { path: path.to_string(), line, col, msg: e.message().to_string() }
         })?;
         cfg.validate(path)?;
         Ok(cfg)
     }
 
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let inv = |field, value: String, why| {
-            Err(ConfigError::Invalid {
-                path: path.to_string(),
-                field,
-                value,
-                why,
-            })
-        };
+        let inv = |field, value: String, why| Err(ConfigError::Invalid { path: path.to_string(), field, value, why });
         let d = &self.dataplane;
         if d.mempool_mbufs < 1024 {
-            return inv(
-                "dataplane.mempool_mbufs",
-                d.mempool_mbufs.to_string(),
-                "must be at least 1024",
-            );
+            return inv("dataplane.mempool_mbufs", d.mempool_mbufs.to_string(), "must be at least 1024");
         }
         if !d.ring_size.is_power_of_two() || d.ring_size < 64 {
-            return inv(
-                "dataplane.ring_size",
-                d.ring_size.to_string(),
-                "must be a power of two of at least 64",
-            );
+            return inv("dataplane.ring_size", d.ring_size.to_string(), "must be a power of two of at least 64");
         }
         if self.flow.capacity < 1024 {
-            return inv(
-                "flow.capacity",
-                self.flow.capacity.to_string(),
-                "must be at least 1024",
-            );
+            return inv("flow.capacity", self.flow.capacity.to_string(), "must be at least 1024");
+        }
+        if self.stream.depth == 0 {
+            return inv("stream.depth", "0".into(), "must be at least 1 (bytes reassembled per direction)");
+        }
+        if self.defrag.max_datagrams == 0 {
+            return inv("defrag.max_datagrams", "0".into(), "must be at least 1");
         }
         if d.eve_log.is_empty() {
-            return inv(
-                "dataplane.eve_log",
-                "\"\"".into(),
-                "give a file path, or - for stdout",
-            );
+            return inv("dataplane.eve_log", "\"\"".into(), "give a file path, or - for stdout");
         }
         Ok(())
     }
@@ -188,23 +197,11 @@ mod tests {
     fn defaults_and_errors_name_the_place() {
         let c = Config::parse("", "v.toml").unwrap();
         assert_eq!(c, Config::default());
-        let e = Config::parse("[dataplane]\nmode = \"mirror\"\nworkerz = 3\n", "v.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("config file v.toml:3:1: unknown field `workerz`"),
-            "{e}"
-        );
-        let e = Config::parse("[flow]\ncapacity = 10\n", "v.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("flow.capacity = 10: must be at least 1024"),
-            "{e}"
-        );
-        let e = Config::parse("[dataplane]\nmode = \"inline\"\n", "v.toml")
-            .unwrap_err()
-            .to_string();
+        let e = Config::parse("[dataplane]\nmode = \"mirror\"\nworkerz = 3\n", "v.toml").unwrap_err().to_string();
+        assert!(e.starts_with("config file v.toml:3:1: unknown field `workerz`"), "{e}");
+        let e = Config::parse("[flow]\ncapacity = 10\n", "v.toml").unwrap_err().to_string();
+        assert!(e.contains("flow.capacity = 10: must be at least 1024"), "{e}");
+        let e = Config::parse("[dataplane]\nmode = \"inline\"\n", "v.toml").unwrap_err().to_string();
         assert!(e.contains("v.toml:2:8") && e.contains("mirror"), "{e}");
     }
 }

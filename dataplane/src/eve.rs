@@ -27,10 +27,7 @@ pub struct EventQueue {
 
 impl EventQueue {
     pub fn new(cap: usize) -> EventQueue {
-        EventQueue {
-            q: ArrayQueue::new(cap.max(16)),
-            dropped: AtomicU64::new(0),
-        }
+        EventQueue { q: ArrayQueue::new(cap.max(16)), dropped: AtomicU64::new(0) }
     }
     /// Live mode: never blocks; a full queue drops and counts.
     #[inline]
@@ -63,12 +60,7 @@ pub fn format_ts(ns: u64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000", sod / 3600, (sod / 60) % 60, sod % 60)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -206,12 +198,7 @@ fn flow_state(f: &Flow) -> &'static str {
 }
 
 /// Writes one EVE `flow` line for a finished flow.
-pub fn write_flow<W: Write>(
-    w: &mut W,
-    f: &Flow,
-    reason: EndReason,
-    iface: Option<&str>,
-) -> std::io::Result<()> {
+pub fn write_flow<W: Write>(w: &mut W, f: &Flow, reason: EndReason, iface: Option<&str>) -> std::io::Result<()> {
     let v6 = f.key.ipv6;
     let ported = matches!(f.key.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
     let icmp = matches!(f.key.proto, ip_proto::ICMP | ip_proto::ICMPV6);
@@ -279,13 +266,7 @@ mod tests {
     #[test]
     fn timestamps_match_suricata_format() {
         assert_eq!(format_ts(0), "1970-01-01T00:00:00.000000+0000");
-        assert_eq!(
-            format_ts(1_709_251_199_999_999_000),
-            "2024-02-29T23:59:59.999999+0000"
-        );
-        assert_eq!(
-            format_ts(951_782_400_000_000_000),
-            "2000-02-29T00:00:00.000000+0000"
-        );
+        assert_eq!(format_ts(1_709_251_199_999_999_000), "2024-02-29T23:59:59.999999+0000");
+        assert_eq!(format_ts(951_782_400_000_000_000), "2000-02-29T00:00:00.000000+0000");
     }
 }

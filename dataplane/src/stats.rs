@@ -3,13 +3,31 @@
 //! Each worker owns plain counters and publishes them once per burst into its
 //! [`WorkerStats`] with relaxed stores (one writer, any number of readers, no RMW on the hot
 //! path). Readers (the stats thread, the control-plane link) sum them.
+use crate::flow::defrag::DefragStats;
+use crate::flow::stream::StreamStats;
 use crate::wire::{DecodeEvent, DECODE_EVENT_COUNT};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// Named counters published per worker: decoder events, then the defragmenter's, then the
+/// stream reassembler's.
+pub const NAMED_COUNTERS: usize = DECODE_EVENT_COUNT + 10 + 11;
+
+/// The name of named counter `i`.
+pub fn named_counter(i: usize) -> &'static str {
+    if let Some(ev) = DecodeEvent::ALL.get(i) {
+        return ev.name();
+    }
+    let i = i - DECODE_EVENT_COUNT;
+    if let Some((n, _)) = DefragStats::default().counters().get(i) {
+        return n;
+    }
+    StreamStats::default().counters().get(i - 10).map(|(n, _)| *n).unwrap_or("unknown")
+}
+
 /// A worker's local counters.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct WorkerCounters {
     pub pkts: u64,
     pub bytes: u64,
@@ -29,8 +47,28 @@ pub struct WorkerCounters {
     pub tx_dropped: u64,
 }
 
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            pkts: 0,
+            bytes: 0,
+            ipv4: 0,
+            ipv6: 0,
+            non_ip: 0,
+            icmp_errors_tied: 0,
+            decode_events: [0; DECODE_EVENT_COUNT],
+            flows_created: 0,
+            flows_active: 0,
+            flows_evicted: 0,
+            flows_refused: 0,
+            flows_ended: 0,
+            tx_pkts: 0,
+            tx_dropped: 0,
+        }
+    }
+}
+
 /// The published copy, readable from any thread.
-#[derive(Default)]
 #[repr(align(64))]
 pub struct WorkerStats {
     pub pkts: AtomicU64,
@@ -38,7 +76,9 @@ pub struct WorkerStats {
     pub ipv4: AtomicU64,
     pub ipv6: AtomicU64,
     pub non_ip: AtomicU64,
-    pub decode_events: [AtomicU64; DECODE_EVENT_COUNT],
+    pub icmp_errors_tied: AtomicU64,
+    /// See [`NAMED_COUNTERS`].
+    pub named: [AtomicU64; NAMED_COUNTERS],
     pub flows_created: AtomicU64,
     pub flows_active: AtomicU64,
     pub flows_evicted: AtomicU64,
@@ -50,17 +90,46 @@ pub struct WorkerStats {
     pub ring_dropped: AtomicU64,
 }
 
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            pkts: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            ipv4: AtomicU64::new(0),
+            ipv6: AtomicU64::new(0),
+            non_ip: AtomicU64::new(0),
+            icmp_errors_tied: AtomicU64::new(0),
+            named: std::array::from_fn(|_| AtomicU64::new(0)),
+            flows_created: AtomicU64::new(0),
+            flows_active: AtomicU64::new(0),
+            flows_evicted: AtomicU64::new(0),
+            flows_refused: AtomicU64::new(0),
+            flows_ended: AtomicU64::new(0),
+            tx_pkts: AtomicU64::new(0),
+            tx_dropped: AtomicU64::new(0),
+            ring_dropped: AtomicU64::new(0),
+        }
+    }
+}
+
 impl WorkerStats {
     #[inline]
-    pub fn publish(&self, c: &WorkerCounters) {
+    pub fn publish(&self, c: &WorkerCounters, defrag: &DefragStats, stream: &StreamStats) {
+        let named = c
+            .decode_events
+            .iter()
+            .copied()
+            .chain(defrag.counters().into_iter().map(|x| x.1))
+            .chain(stream.counters().into_iter().map(|x| x.1));
+        for (a, v) in self.named.iter().zip(named) {
+            a.store(v, Relaxed);
+        }
+        self.icmp_errors_tied.store(c.icmp_errors_tied, Relaxed);
         self.pkts.store(c.pkts, Relaxed);
         self.bytes.store(c.bytes, Relaxed);
         self.ipv4.store(c.ipv4, Relaxed);
         self.ipv6.store(c.ipv6, Relaxed);
         self.non_ip.store(c.non_ip, Relaxed);
-        for (a, v) in self.decode_events.iter().zip(c.decode_events.iter()) {
-            a.store(*v, Relaxed);
-        }
         self.flows_created.store(c.flows_created, Relaxed);
         self.flows_active.store(c.flows_active, Relaxed);
         self.flows_evicted.store(c.flows_evicted, Relaxed);
@@ -71,11 +140,11 @@ impl WorkerStats {
     }
 
     pub fn snapshot(&self, id: usize, lcore: u32) -> WorkerSnapshot {
-        let mut decoder = BTreeMap::new();
-        for (ev, a) in DecodeEvent::ALL.iter().zip(self.decode_events.iter()) {
+        let mut counters = BTreeMap::new();
+        for (i, a) in self.named.iter().enumerate() {
             let v = a.load(Relaxed);
             if v > 0 {
-                decoder.insert(ev.name().to_string(), v);
+                counters.insert(named_counter(i).to_string(), v);
             }
         }
         WorkerSnapshot {
@@ -95,7 +164,8 @@ impl WorkerStats {
             flows_ended: self.flows_ended.load(Relaxed),
             tx_packets: self.tx_pkts.load(Relaxed),
             tx_dropped: self.tx_dropped.load(Relaxed),
-            decoder,
+            icmp_errors_tied: self.icmp_errors_tied.load(Relaxed),
+            counters,
             rx_pps: 0.0,
             rx_mbps: 0.0,
         }
@@ -120,7 +190,9 @@ pub struct WorkerSnapshot {
     pub flows_ended: u64,
     pub tx_packets: u64,
     pub tx_dropped: u64,
-    pub decoder: BTreeMap<String, u64>,
+    pub icmp_errors_tied: u64,
+    /// Non-zero named counters: `decoder.*`, `defrag.*`, `stream.*`.
+    pub counters: BTreeMap<String, u64>,
     pub rx_pps: f64,
     pub rx_mbps: f64,
 }
@@ -173,11 +245,7 @@ pub struct StatsReport {
 
 impl StatsReport {
     pub fn compute_totals(&mut self, input_packets: u64, input_dropped: u64) {
-        let mut t = Totals {
-            input_packets,
-            input_dropped,
-            ..Totals::default()
-        };
+        let mut t = Totals { input_packets, input_dropped, ..Totals::default() };
         for w in &self.workers {
             t.rx_packets += w.rx_packets;
             t.rx_bytes += w.rx_bytes;
@@ -187,7 +255,8 @@ impl StatsReport {
             t.flows_ended += w.flows_ended;
             t.flows_evicted += w.flows_evicted;
             t.flows_refused += w.flows_refused;
-            t.decoder_events += w.decoder.values().sum::<u64>();
+            t.decoder_events +=
+                w.counters.iter().filter(|(k, _)| k.starts_with("decoder.")).map(|(_, v)| v).sum::<u64>();
         }
         self.totals = t;
     }
@@ -218,14 +287,18 @@ impl StatsReport {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let title = if self.final_report {
-            "final"
-        } else {
-            "periodic"
-        };
-        let _ = writeln!(s, "\n  ---------------------- Vigil statistics ({title}, uptime {:.1} s) ----------------------", self.uptime_s);
+        let title = if self.final_report { "final" } else { "periodic" };
+        let _ = writeln!(
+            s,
+            "\n  ---------------------- Vigil statistics ({title}, uptime {:.1} s) ----------------------",
+            self.uptime_s
+        );
         for p in &self.ports {
-            let _ = writeln!(s, "\n  ######################## NIC statistics for port {:<2} ({}) ########################", p.port, p.name);
+            let _ = writeln!(
+                s,
+                "\n  ######################## NIC statistics for port {:<2} ({}) ########################",
+                p.port, p.name
+            );
             let _ = writeln!(
                 s,
                 "  RX-packets: {:<12} RX-missed: {:<12} RX-bytes:  {}",
@@ -239,39 +312,19 @@ impl StatsReport {
                 p.tx_packets, p.tx_errors, p.tx_bytes
             );
             let _ = writeln!(s, "\n  Throughput (since last show)");
-            let _ = writeln!(
-                s,
-                "  Rx-pps: {:>14.0}          Rx-bps: {:>14.0}",
-                p.rx_pps,
-                p.rx_mbps * 1e6
-            );
-            let _ = writeln!(
-                s,
-                "  Tx-pps: {:>14.0}          Tx-bps: {:>14.0}",
-                p.tx_pps,
-                p.tx_mbps * 1e6
-            );
-            let _ = writeln!(
-                s,
-                "  ############################################################################"
-            );
+            let _ = writeln!(s, "  Rx-pps: {:>14.0}          Rx-bps: {:>14.0}", p.rx_pps, p.rx_mbps * 1e6);
+            let _ = writeln!(s, "  Tx-pps: {:>14.0}          Tx-bps: {:>14.0}", p.tx_pps, p.tx_mbps * 1e6);
+            let _ = writeln!(s, "  ############################################################################");
         }
         for w in &self.workers {
-            let _ = writeln!(
-                s,
-                "\n  ---------------------- Worker {} (lcore{}) ----------------------",
-                w.worker, w.lcore
-            );
+            let _ =
+                writeln!(s, "\n  ---------------------- Worker {} (lcore{}) ----------------------", w.worker, w.lcore);
             let _ = writeln!(
                 s,
                 "  RX-packets: {:<12} RX-dropped: {:<11} RX-bytes:  {}",
                 w.rx_packets, w.ring_dropped, w.rx_bytes
             );
-            let _ = writeln!(
-                s,
-                "  IPv4: {:<18} IPv6: {:<17} non-IP: {}",
-                w.ipv4, w.ipv6, w.non_ip
-            );
+            let _ = writeln!(s, "  IPv4: {:<18} IPv6: {:<17} non-IP: {}", w.ipv4, w.ipv6, w.non_ip);
             let _ = writeln!(
                 s,
                 "  Flows active: {:<10} created: {:<14} ended: {}",
@@ -283,26 +336,15 @@ impl StatsReport {
                 w.flows_evicted, w.flows_refused, w.eve_dropped
             );
             if w.tx_packets + w.tx_dropped > 0 {
-                let _ = writeln!(
-                    s,
-                    "  TX-packets: {:<12} TX-dropped: {}",
-                    w.tx_packets, w.tx_dropped
-                );
+                let _ = writeln!(s, "  TX-packets: {:<12} TX-dropped: {}", w.tx_packets, w.tx_dropped);
             }
-            for (k, v) in &w.decoder {
+            for (k, v) in &w.counters {
                 let _ = writeln!(s, "  {k}: {v}");
             }
-            let _ = writeln!(
-                s,
-                "  Rx-pps: {:>14.0}          Rx-Mbit/s: {:>10.1}",
-                w.rx_pps, w.rx_mbps
-            );
+            let _ = writeln!(s, "  Rx-pps: {:>14.0}          Rx-Mbit/s: {:>10.1}", w.rx_pps, w.rx_mbps);
         }
         let t = &self.totals;
-        let _ = writeln!(
-            s,
-            "\n  +++++++++++++++ Accumulated statistics for all workers +++++++++++++++"
-        );
+        let _ = writeln!(s, "\n  +++++++++++++++ Accumulated statistics for all workers +++++++++++++++");
         let _ = writeln!(
             s,
             "  RX-packets: {:<12} RX-dropped: {:<11} RX-bytes:  {}",
@@ -318,10 +360,7 @@ impl StatsReport {
             "  Decoder events: {:<8} EVE-dropped: {:<10} Input: {} read, {} dropped",
             t.decoder_events, t.eve_dropped, t.input_packets, t.input_dropped
         );
-        let _ = writeln!(
-            s,
-            "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
-        );
+        let _ = writeln!(s, "  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++");
         s
     }
 }

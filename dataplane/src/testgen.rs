@@ -73,10 +73,7 @@ impl Rng {
 const MAC_C: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const MAC_S: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 
-fn start(
-    vlan: Vlan,
-    to_server: bool,
-) -> etherparse::PacketBuilderStep<etherparse::Ethernet2Header> {
+fn start(vlan: Vlan, to_server: bool) -> etherparse::PacketBuilderStep<etherparse::Ethernet2Header> {
     let _ = vlan;
     if to_server {
         PacketBuilder::ethernet2(MAC_C, MAC_S)
@@ -93,16 +90,16 @@ macro_rules! with_l3 {
             (Vlan::Single(a), IpAddr::V4(s), IpAddr::V4(d)) => {
                 $eth.single_vlan(vid(a)).ipv4(s.octets(), d.octets(), 64)
             }
-            (Vlan::Double(a, b), IpAddr::V4(s), IpAddr::V4(d)) => $eth
-                .double_vlan(vid(a), vid(b))
-                .ipv4(s.octets(), d.octets(), 64),
+            (Vlan::Double(a, b), IpAddr::V4(s), IpAddr::V4(d)) => {
+                $eth.double_vlan(vid(a), vid(b)).ipv4(s.octets(), d.octets(), 64)
+            }
             (Vlan::None, IpAddr::V6(s), IpAddr::V6(d)) => $eth.ipv6(s.octets(), d.octets(), 64),
             (Vlan::Single(a), IpAddr::V6(s), IpAddr::V6(d)) => {
                 $eth.single_vlan(vid(a)).ipv6(s.octets(), d.octets(), 64)
             }
-            (Vlan::Double(a, b), IpAddr::V6(s), IpAddr::V6(d)) => $eth
-                .double_vlan(vid(a), vid(b))
-                .ipv6(s.octets(), d.octets(), 64),
+            (Vlan::Double(a, b), IpAddr::V6(s), IpAddr::V6(d)) => {
+                $eth.double_vlan(vid(a), vid(b)).ipv6(s.octets(), d.octets(), 64)
+            }
             _ => return Vec::new(),
         }
     }};
@@ -142,15 +139,7 @@ pub fn tcp_frame(
 }
 
 /// One UDP datagram.
-pub fn udp_frame(
-    vlan: Vlan,
-    src: IpAddr,
-    dst: IpAddr,
-    sp: u16,
-    dp: u16,
-    payload: &[u8],
-    to_server: bool,
-) -> Vec<u8> {
+pub fn udp_frame(vlan: Vlan, src: IpAddr, dst: IpAddr, sp: u16, dp: u16, payload: &[u8], to_server: bool) -> Vec<u8> {
     let l3 = with_l3!(start(vlan, to_server), vlan, src, dst);
     let b = l3.udp(sp, dp);
     let mut out = Vec::with_capacity(b.size(payload.len()));
@@ -202,75 +191,31 @@ impl Traffic {
             t
         };
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, c, s, cp, sp, cs, None, "S", &[], true),
-            &mut f,
-            true,
-        );
+        self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, None, "S", &[], true), &mut f, true);
         cs = cs.wrapping_add(1);
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "S", &[], false),
-            &mut f,
-            false,
-        );
+        self.push(ts, tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "S", &[], false), &mut f, false);
         ss = ss.wrapping_add(1);
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true),
-            &mut f,
-            true,
-        );
+        self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true), &mut f, true);
         for _ in 0..exchanges {
-            let req: Vec<u8> = (0..(1 + rng.below(400)))
-                .map(|i| b'a' + (i % 26) as u8)
-                .collect();
-            let resp: Vec<u8> = (0..(1 + rng.below(1400)))
-                .map(|i| (i % 251) as u8)
-                .collect();
+            let req: Vec<u8> = (0..(1 + rng.below(400))).map(|i| b'a' + (i % 26) as u8).collect();
+            let resp: Vec<u8> = (0..(1 + rng.below(1400))).map(|i| (i % 251) as u8).collect();
             let ts = step(rng);
-            self.push(
-                ts,
-                tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "P", &req, true),
-                &mut f,
-                true,
-            );
+            self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "P", &req, true), &mut f, true);
             cs = cs.wrapping_add(req.len() as u32);
             let ts = step(rng);
-            self.push(
-                ts,
-                tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "P", &resp, false),
-                &mut f,
-                false,
-            );
+            self.push(ts, tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "P", &resp, false), &mut f, false);
             ss = ss.wrapping_add(resp.len() as u32);
         }
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "F", &[], true),
-            &mut f,
-            true,
-        );
+        self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "F", &[], true), &mut f, true);
         cs = cs.wrapping_add(1);
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "F", &[], false),
-            &mut f,
-            false,
-        );
+        self.push(ts, tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "F", &[], false), &mut f, false);
         ss = ss.wrapping_add(1);
         let ts = step(rng);
-        self.push(
-            ts,
-            tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true),
-            &mut f,
-            true,
-        );
+        self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true), &mut f, true);
         self.flows.push(f);
     }
 
@@ -343,16 +288,11 @@ pub fn mixed(seed: u64, tcp_flows: usize, udp_flows: usize) -> Traffic {
         let v6 = i % 4 == 3;
         let (c, s): (IpAddr, IpAddr) = if v6 {
             (
-                format!("2001:db8::{:x}", 0x100 + i % 50)
-                    .parse()
-                    .unwrap_or(IpAddr::from([0u8; 16])),
+                format!("2001:db8::{:x}", 0x100 + i % 50).parse().unwrap_or(IpAddr::from([0u8; 16])),
                 "2001:db8::1".parse().unwrap_or(IpAddr::from([0u8; 16])),
             )
         } else {
-            (
-                IpAddr::from([10, 1, (i / 250) as u8, (i % 250) as u8 + 2]),
-                IpAddr::from([10, 0, 0, 1]),
-            )
+            (IpAddr::from([10, 1, (i / 250) as u8, (i % 250) as u8 + 2]), IpAddr::from([10, 0, 0, 1]))
         };
         let start = t0 + rng.below(5_000_000_000);
         t.tcp_conversation(
@@ -371,16 +311,11 @@ pub fn mixed(seed: u64, tcp_flows: usize, udp_flows: usize) -> Traffic {
         let v6 = i % 3 == 0;
         let (c, s): (IpAddr, IpAddr) = if v6 {
             (
-                format!("fd00::{:x}", 0x10 + i % 40)
-                    .parse()
-                    .unwrap_or(IpAddr::from([0u8; 16])),
+                format!("fd00::{:x}", 0x10 + i % 40).parse().unwrap_or(IpAddr::from([0u8; 16])),
                 "fd00::53".parse().unwrap_or(IpAddr::from([0u8; 16])),
             )
         } else {
-            (
-                IpAddr::from([192, 168, 1, (i % 200) as u8 + 10]),
-                IpAddr::from([192, 168, 1, 1]),
-            )
+            (IpAddr::from([192, 168, 1, (i % 200) as u8 + 10]), IpAddr::from([192, 168, 1, 1]))
         };
         let start = t0 + rng.below(5_000_000_000);
         t.udp_exchange(
@@ -410,19 +345,8 @@ pub fn udp64(flows: u32, n: usize) -> Traffic {
         let f = (i as u32) % flows.max(1);
         let c = IpAddr::from([10, (f >> 16) as u8, (f >> 8) as u8, f as u8]);
         let s = IpAddr::from([10, 255, 0, 1]);
-        let data = udp_frame(
-            Vlan::None,
-            c,
-            s,
-            1024 + (f % 50000) as u16,
-            9,
-            &[0u8; 18],
-            true,
-        );
-        t.frames.push(Frame {
-            ts_ns: 1_700_000_000_000_000_000 + i as u64 * 1000,
-            data,
-        });
+        let data = udp_frame(Vlan::None, c, s, 1024 + (f % 50000) as u16, 9, &[0u8; 18], true);
+        t.frames.push(Frame { ts_ns: 1_700_000_000_000_000_000 + i as u64 * 1000, data });
     }
     t
 }
@@ -448,15 +372,12 @@ pub enum Encap {
 pub fn encapsulate(encap: Encap, outer_src: [u8; 4], outer_dst: [u8; 4], inner: &[u8]) -> Vec<u8> {
     let inner_ip = inner.get(14..).unwrap_or_default();
     let inner_v6 = inner_ip.first().map(|b| b >> 4) == Some(6);
-    let eth = || {
-        PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0xa1], [0x02, 0, 0, 0, 0, 0xa2])
-            .ipv4(outer_src, outer_dst, 64)
-    };
+    let eth =
+        || PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0xa1], [0x02, 0, 0, 0, 0, 0xa2]).ipv4(outer_src, outer_dst, 64);
     let mut out = Vec::new();
     let gre = |flags: u16, proto: u16, key: Option<u32>, seq: Option<u32>| {
         let mut h = Vec::new();
-        let flags =
-            flags | if key.is_some() { 0x2000 } else { 0 } | if seq.is_some() { 0x1000 } else { 0 };
+        let flags = flags | if key.is_some() { 0x2000 } else { 0 } | if seq.is_some() { 0x1000 } else { 0 };
         h.extend_from_slice(&flags.to_be_bytes());
         h.extend_from_slice(&proto.to_be_bytes());
         if let Some(k) = key {
@@ -472,17 +393,13 @@ pub fn encapsulate(encap: Encap, outer_src: [u8; 4], outer_dst: [u8; 4], inner: 
             let mut p = vec![0x08, 0, 0, 0];
             p.extend_from_slice(&(vni << 8).to_be_bytes());
             p.extend_from_slice(inner);
-            let _ = eth()
-                .udp(49152 + (vni % 1000) as u16, 4789)
-                .write(&mut out, &p);
+            let _ = eth().udp(49152 + (vni % 1000) as u16, 4789).write(&mut out, &p);
         }
         Encap::Geneve(vni) => {
             let mut p = vec![0x00, 0x00, 0x65, 0x58];
             p.extend_from_slice(&(vni << 8).to_be_bytes());
             p.extend_from_slice(inner);
-            let _ = eth()
-                .udp(49152 + (vni % 1000) as u16, 6081)
-                .write(&mut out, &p);
+            let _ = eth().udp(49152 + (vni % 1000) as u16, 6081).write(&mut out, &p);
         }
         Encap::GreEth(key) => {
             let mut p = gre(0, 0x6558, key, None);
@@ -503,11 +420,7 @@ pub fn encapsulate(encap: Encap, outer_src: [u8; 4], outer_dst: [u8; 4], inner: 
             let _ = eth().write(&mut out, etherparse::IpNumber(47), &p);
         }
         Encap::IpIp => {
-            let _ = eth().write(
-                &mut out,
-                etherparse::IpNumber(if inner_v6 { 41 } else { 4 }),
-                inner_ip,
-            );
+            let _ = eth().write(&mut out, etherparse::IpNumber(if inner_v6 { 41 } else { 4 }), inner_ip);
         }
     }
     out
@@ -519,10 +432,7 @@ fn ipv4_checksum(h: &mut [u8]) {
     }
     h[10] = 0;
     h[11] = 0;
-    let mut sum: u32 = h
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
-        .sum();
+    let mut sum: u32 = h.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32).sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -569,19 +479,13 @@ pub fn ipv6_fragment(template: &[u8], id: u32, offset: usize, more: bool, data: 
 /// bytes of IP payload (a multiple of 8), in order.
 pub fn fragment(frame: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
     let v6 = frame.get(14).map(|b| b >> 4) == Some(6);
-    let hdr = if v6 {
-        40
-    } else {
-        (frame.get(14).copied().unwrap_or(0x45) & 0x0f) as usize * 4
-    };
+    let hdr = if v6 { 40 } else { (frame.get(14).copied().unwrap_or(0x45) & 0x0f) as usize * 4 };
     let payload = frame.get(14 + hdr..).unwrap_or_default();
     let chunk = (chunk / 8).max(1) * 8;
     let n = payload.len().div_ceil(chunk).max(1);
     (0..n)
         .map(|i| {
-            let part = payload
-                .get(i * chunk..((i + 1) * chunk).min(payload.len()))
-                .unwrap_or_default();
+            let part = payload.get(i * chunk..((i + 1) * chunk).min(payload.len())).unwrap_or_default();
             let more = i + 1 < n;
             if v6 {
                 ipv6_fragment(frame, id, i * chunk, more, part)

@@ -1,12 +1,21 @@
-//! The per-packet work of one worker, independent of where packets come from: decode, look
-//! the flow up, account, advance TCP state, expire idle flows, report finished flows.
+//! The per-packet work of one worker, independent of where packets come from: decode,
+//! reassemble IP fragments, look the flow up, account, advance TCP state, reassemble TCP
+//! streams, hand payload to the next stage, expire idle flows, report finished flows.
 //!
 //! A [`WorkerCore`] is owned by exactly one worker thread. The per-packet path
-//! ([`WorkerCore::process`]) does not allocate, lock or call into the kernel.
+//! ([`WorkerCore::process`]) does not allocate, lock or call into the kernel: the flow table,
+//! the defragmenter and the stream pool are all reserved when the worker starts.
+//!
+//! The interface to the inspection stages is [`PayloadSink`]: in-order TCP bytes (with
+//! their direction and stream offset, and explicit gaps) and whole datagrams (after IP
+//! reassembly), each with the flow they belong to, mutable so a stage can record what it
+//! found (for example the application protocol) on the flow.
 use crate::eve::{EveItem, EventQueue};
+use crate::flow::defrag::{Defrag, DefragConfig, DefragEvent};
+use crate::flow::stream::{StreamConfig, StreamEvent, Streams};
 use crate::flow::{EndReason, Flow, FlowKey, FlowTable, FlowTableConfig, Lookup, Timeouts};
 use crate::stats::{WorkerCounters, WorkerStats};
-use crate::wire::{decode, Decoded, IpVersion, LinkType};
+use crate::wire::{decode, decode_captured, ip_proto, Decoded, IpVersion, LinkType};
 use std::sync::Arc;
 
 /// How often (in packet time) idle flows are looked for, and how many may end per look.
@@ -22,11 +31,73 @@ pub enum Backpressure {
     Wait,
 }
 
+/// The next stage after flow tracking (protocol detection, signatures).
+pub trait PayloadSink: Send {
+    /// Reassembled TCP stream data, a gap, or another stream event of `flow`.
+    fn stream(&mut self, flow: &mut Flow, ev: &StreamEvent<'_>);
+    /// The payload of one datagram (UDP, ICMP, ...) in direction `dir` (0 to server).
+    fn datagram(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]);
+    /// The flow is about to be reported as ended (its streams are flushed first).
+    fn flow_end(&mut self, _flow: &mut Flow) {}
+}
+
+/// Per-worker limits and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerConfig {
+    pub flow_capacity: u32,
+    pub timeouts: Timeouts,
+    pub stream: StreamConfig,
+    pub defrag: DefragConfig,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            flow_capacity: 1 << 20,
+            timeouts: Timeouts::default(),
+            stream: StreamConfig::default(),
+            defrag: DefragConfig::default(),
+        }
+    }
+}
+
+/// What ends with a flow: its stream state, the sink's view, the EVE event.
+struct Reporter<'a> {
+    streams: &'a mut Streams,
+    sink: &'a mut Option<Box<dyn PayloadSink>>,
+    events: &'a EventQueue,
+    bp: Backpressure,
+}
+
+impl Reporter<'_> {
+    fn end(&mut self, idx: u32, flow: &Flow, reason: EndReason) {
+        let mut f = *flow;
+        let sink = &mut *self.sink;
+        self.streams.close(idx, &mut |ev| {
+            if let Some(s) = sink.as_mut() {
+                s.stream(&mut f, &ev);
+            }
+        });
+        if let Some(s) = sink.as_mut() {
+            s.flow_end(&mut f);
+        }
+        let item = EveItem::Flow(f, reason);
+        match self.bp {
+            Backpressure::Drop => self.events.push_or_drop(item),
+            Backpressure::Wait => self.events.push_wait(item),
+        }
+    }
+}
+
 pub struct WorkerCore {
     pub id: usize,
     pub flows: FlowTable,
     pub counters: WorkerCounters,
+    streams: Streams,
+    defrag: Defrag,
+    sink: Option<Box<dyn PayloadSink>>,
     decoded: Decoded,
+    inner: Decoded,
     events: Arc<EventQueue>,
     backpressure: Backpressure,
     stats: Arc<WorkerStats>,
@@ -35,19 +106,10 @@ pub struct WorkerCore {
     next_expire: u64,
 }
 
-fn emit(events: &EventQueue, bp: Backpressure, f: &Flow, r: EndReason) {
-    let item = EveItem::Flow(*f, r);
-    match bp {
-        Backpressure::Drop => events.push_or_drop(item),
-        Backpressure::Wait => events.push_wait(item),
-    }
-}
-
 impl WorkerCore {
     pub fn new(
         id: usize,
-        capacity: u32,
-        timeouts: Timeouts,
+        cfg: WorkerConfig,
         events: Arc<EventQueue>,
         backpressure: Backpressure,
         stats: Arc<WorkerStats>,
@@ -55,18 +117,27 @@ impl WorkerCore {
         WorkerCore {
             id,
             flows: FlowTable::new(FlowTableConfig {
-                capacity,
-                timeouts,
+                capacity: cfg.flow_capacity,
+                timeouts: cfg.timeouts,
                 worker: id as u16,
             }),
             counters: WorkerCounters::default(),
+            streams: Streams::new(cfg.flow_capacity.clamp(16, u32::MAX / 2 - 1), cfg.stream),
+            defrag: Defrag::new(cfg.defrag),
+            sink: None,
             decoded: Decoded::default(),
+            inner: Decoded::default(),
             events,
             backpressure,
             stats,
             now: 0,
             next_expire: 0,
         }
+    }
+
+    /// Installs the stage that receives reassembled payload.
+    pub fn set_sink(&mut self, sink: Box<dyn PayloadSink>) {
+        self.sink = Some(sink);
     }
 
     /// Inspects one frame captured at `ts_ns`, `wire_len` bytes long on the wire.
@@ -79,13 +150,13 @@ impl WorkerCore {
             self.now = ts_ns;
         }
         let d = &mut self.decoded;
-        if let Err(ev) = decode(link, frame, d) {
-            if let Some(n) = c.decode_events.get_mut(ev as usize) {
-                *n += 1;
-            }
-            // A packet whose L4 header is broken still belongs to its IP pair, but its ports
-            // are unknown: it is counted and not tracked.
+        if let Err(ev) = decode_captured(link, frame, wire_len, d) {
+            c.count_decode(ev);
+            // A packet whose headers are broken is counted and not tracked.
             return;
+        }
+        if let Some(ev) = d.anomaly {
+            c.count_decode(ev);
         }
         match d.ip {
             IpVersion::V4 => c.ipv4 += 1,
@@ -95,42 +166,66 @@ impl WorkerCore {
                 return;
             }
         }
-        // Non-first fragments carry no ports; IP reassembly (flow issue) feeds whole datagrams.
-        if d.is_fragment && d.frag_offset != 0 {
+        if !d.is_fragment {
+            let d = self.decoded;
+            self.track(&d, frame, 1, wire_len as u64, ts_ns);
             return;
         }
-        // An ICMP error about a flow we track belongs to that flow, not to a new ICMP flow.
-        if let Some(q) = d.icmp_quote {
-            if let Some(idx) = self.flows.find(&FlowKey::from_quote(&q, d)) {
-                if let Some(f) = self.flows.get_mut(idx) {
-                    f.icmp_errors += 1;
-                }
-                c.icmp_errors_tied += 1;
-                return;
-            }
+        // A fragment: whole datagrams only go on, once reassembled.
+        let counters = &mut self.counters;
+        let Some(r) = self.defrag.add(d.zone(), frame, d, wire_len, ts_ns, &mut |ev| counters.count_defrag(ev)) else {
+            return;
+        };
+        let (pkts, bytes) = (r.fragments as u32, r.wire_bytes);
+        let outer = *d;
+        let inner = &mut self.inner;
+        if let Err(ev) = decode(LinkType::Raw, r.packet, inner) {
+            self.counters.count_decode(ev);
+            return;
         }
-        if let Some(ev) = d.anomaly {
-            if let Some(n) = c.decode_events.get_mut(ev as usize) {
-                *n += 1;
-            }
+        // The datagram keeps the layers around it: VLANs and the tunnel it came in.
+        inner.vlan = outer.vlan;
+        inner.vlan_count = outer.vlan_count;
+        if inner.tunnel.is_none() {
+            inner.tunnel = outer.tunnel;
         }
-        let (key, src_lo) = FlowKey::from_decoded(d);
-        let (events, bp) = (&self.events, self.backpressure);
-        match self
-            .flows
-            .lookup(&key, src_lo, d, ts_ns, &mut |f, r| emit(events, bp, f, r))
-        {
-            Lookup::Found { idx, dir, .. } => {
-                if let Some(f) = self.flows.get_mut(idx) {
-                    f.update(dir, d, wire_len, ts_ns);
-                }
-                self.flows.touch(idx);
-            }
-            Lookup::Refused => {}
-        }
+        let inner = *inner;
+        let packet = r.packet;
+        // `packet` borrows the defragmenter, which `track` does not touch.
+        let (flows, streams, sink, events) = (&mut self.flows, &mut self.streams, &mut self.sink, &*self.events);
+        track_in(
+            flows,
+            streams,
+            sink,
+            events,
+            self.backpressure,
+            &mut self.counters,
+            &inner,
+            packet,
+            pkts,
+            bytes,
+            ts_ns,
+        );
     }
 
-    /// Once per burst: expire idle flows when the clock moved on, publish counters.
+    fn track(&mut self, d: &Decoded, frame: &[u8], pkts: u32, bytes: u64, ts_ns: u64) {
+        track_in(
+            &mut self.flows,
+            &mut self.streams,
+            &mut self.sink,
+            &self.events,
+            self.backpressure,
+            &mut self.counters,
+            d,
+            frame,
+            pkts,
+            bytes,
+            ts_ns,
+        );
+    }
+
+    /// Once per burst: expire idle flows and datagrams when the clock moved on, publish
+    /// counters.
     #[inline]
     pub fn end_burst(&mut self, now_ns: u64) {
         if now_ns > self.now {
@@ -138,17 +233,24 @@ impl WorkerCore {
         }
         if self.now >= self.next_expire {
             self.next_expire = self.now + EXPIRE_INTERVAL_NS;
-            let (events, bp) = (&self.events, self.backpressure);
-            self.flows
-                .expire(self.now, EXPIRE_BUDGET, &mut |f, r| emit(events, bp, f, r));
+            let mut rep = Reporter {
+                streams: &mut self.streams,
+                sink: &mut self.sink,
+                events: &self.events,
+                bp: self.backpressure,
+            };
+            self.flows.expire(self.now, EXPIRE_BUDGET, &mut |i, f, r| rep.end(i, f, r));
+            let counters = &mut self.counters;
+            self.defrag.expire(self.now, &mut |ev| counters.count_defrag(ev));
         }
         self.publish();
     }
 
     /// Ends every flow (shutdown / end of capture) and publishes the final counters.
     pub fn finish(&mut self) {
-        let (events, bp) = (&self.events, self.backpressure);
-        self.flows.flush(&mut |f, r| emit(events, bp, f, r));
+        let mut rep =
+            Reporter { streams: &mut self.streams, sink: &mut self.sink, events: &self.events, bp: self.backpressure };
+        self.flows.flush(&mut |i, f, r| rep.end(i, f, r));
         self.publish();
     }
 
@@ -160,6 +262,73 @@ impl WorkerCore {
         c.flows_evicted = s.evicted;
         c.flows_refused = s.refused;
         c.flows_ended = s.ended_timeout + s.ended_tcp_close + s.ended_shutdown + s.evicted;
-        self.stats.publish(c);
+        self.stats.publish(c, &self.defrag.stats(), &self.streams.stats());
+    }
+}
+
+/// Flow lookup, accounting, stream reassembly and payload hand-off for one decoded,
+/// unfragmented packet (or a reassembled datagram).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn track_in(
+    flows: &mut FlowTable,
+    streams: &mut Streams,
+    sink: &mut Option<Box<dyn PayloadSink>>,
+    events: &EventQueue,
+    bp: Backpressure,
+    c: &mut WorkerCounters,
+    d: &Decoded,
+    frame: &[u8],
+    pkts: u32,
+    bytes: u64,
+    ts_ns: u64,
+) {
+    // An ICMP error about a flow we track belongs to that flow, not to a new ICMP flow.
+    if let Some(q) = d.icmp_quote {
+        if let Some(idx) = flows.find(&FlowKey::from_quote(&q, d)) {
+            if let Some(f) = flows.get_mut(idx) {
+                f.icmp_errors += 1;
+            }
+            c.icmp_errors_tied += 1;
+            return;
+        }
+    }
+    let (key, src_lo) = FlowKey::from_decoded(d);
+    let mut rep = Reporter { streams, sink, events, bp };
+    let (idx, dir, new) = match flows.lookup(&key, src_lo, d, ts_ns, &mut |i, f, r| rep.end(i, f, r)) {
+        Lookup::Found { idx, dir, new } => (idx, dir, new),
+        Lookup::Refused => return,
+    };
+    if new {
+        streams.reset(idx);
+    }
+    let Some(f) = flows.get_mut(idx) else { return };
+    f.update(dir, d, pkts, bytes, ts_ns);
+    let payload = d.payload(frame);
+    if d.proto == ip_proto::TCP && d.has_l4 {
+        streams.segment(idx, dir, d.tcp_seq, d.tcp_flags, payload, &mut |ev| {
+            if let Some(s) = sink.as_mut() {
+                s.stream(f, &ev);
+            }
+        });
+    } else if !payload.is_empty() {
+        if let Some(s) = sink.as_mut() {
+            s.datagram(f, dir, payload);
+        }
+    }
+    flows.touch(idx);
+}
+
+impl WorkerCounters {
+    #[inline]
+    fn count_decode(&mut self, ev: crate::wire::DecodeEvent) {
+        if let Some(n) = self.decode_events.get_mut(ev as usize) {
+            *n += 1;
+        }
+    }
+    #[inline]
+    fn count_defrag(&mut self, _ev: DefragEvent) {
+        // The defragmenter keeps its own counters (published with the worker's); hostile
+        // events (Teardrop, Ping of Death) are what the threat detectors will alert on.
     }
 }

@@ -13,9 +13,7 @@ fn run(args: &[&str]) -> (i32, String) {
 
 fn corpus_pcap(dir: &TempDir) -> String {
     let p = dir.path("ok.pcap");
-    vigil_dataplane::testgen::mixed(1, 2, 1)
-        .write_pcap(&p)
-        .unwrap();
+    vigil_dataplane::testgen::mixed(1, 2, 1).write_pcap(&p).unwrap();
     p.display().to_string()
 }
 
@@ -30,10 +28,7 @@ fn unknown_flag() {
 fn missing_pcap() {
     let (code, err) = run(&["replay", "--pcap", "/nonexistent/x.pcap"]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("cannot open capture /nonexistent/x.pcap: No such file or directory"),
-        "{err}"
-    );
+    assert!(err.contains("cannot open capture /nonexistent/x.pcap: No such file or directory"), "{err}");
 }
 
 #[test]
@@ -65,10 +60,7 @@ fn vdev_that_fails_to_start() {
         "net_af_packet0,iface=vgl_nosuchif",
     ]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("--vdev net_af_packet0,iface=vgl_nosuchif: the device did not start"),
-        "{err}"
-    );
+    assert!(err.contains("--vdev net_af_packet0,iface=vgl_nosuchif: the device did not start"), "{err}");
 }
 
 #[test]
@@ -78,24 +70,11 @@ fn too_little_memory_for_the_mempool() {
     std::fs::write(&cfg, "[dataplane]\nmempool_mbufs = 2000000\n").unwrap();
     let pcap = corpus_pcap(&dir);
     let eve = dir.path("e.json");
-    let (code, err) = run(&[
-        "replay",
-        "--pcap",
-        &pcap,
-        "--config",
-        cfg.to_str().unwrap(),
-        "--eve-log",
-        eve.to_str().unwrap(),
-    ]);
+    let (code, err) =
+        run(&["replay", "--pcap", &pcap, "--config", cfg.to_str().unwrap(), "--eve-log", eve.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("packet pool of 2000000 mbufs does not fit in EAL memory"),
-        "{err}"
-    );
-    assert!(
-        err.contains("Lower [dataplane] mempool_mbufs or raise the EAL's -m"),
-        "{err}"
-    );
+    assert!(err.contains("packet pool of 2000000 mbufs does not fit in EAL memory"), "{err}");
+    assert!(err.contains("Lower [dataplane] mempool_mbufs or raise the EAL's -m"), "{err}");
 }
 
 #[test]
@@ -156,26 +135,14 @@ fn bridge_needs_two_ports() {
         "net_null0",
     ]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("bridge mode needs exactly 2 ports, the EAL arguments created 1"),
-        "{err}"
-    );
+    assert!(err.contains("bridge mode needs exactly 2 ports, the EAL arguments created 1"), "{err}");
 }
 
 #[test]
 fn unwritable_eve_log() {
     let dir = TempDir::new("eve");
     let pcap = corpus_pcap(&dir);
-    let (code, err) = run(&[
-        "replay",
-        "--pcap",
-        &pcap,
-        "--eve-log",
-        "/nonexistent/dir/eve.json",
-    ]);
+    let (code, err) = run(&["replay", "--pcap", &pcap, "--eve-log", "/nonexistent/dir/eve.json"]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("cannot open EVE log /nonexistent/dir/eve.json"),
-        "{err}"
-    );
+    assert!(err.contains("cannot open EVE log /nonexistent/dir/eve.json"), "{err}");
 }

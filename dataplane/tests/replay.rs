@@ -15,24 +15,12 @@ fn generated_capture_gives_exact_totals_and_flows() {
     replay(&pcap, &eve, &stats, 1);
 
     let s = read_json(&stats);
-    assert_eq!(
-        s["totals"]["rx_packets"].as_u64(),
-        Some(traffic.frames.len() as u64)
-    );
-    assert_eq!(
-        s["totals"]["rx_bytes"].as_u64(),
-        Some(traffic.total_bytes())
-    );
-    assert_eq!(
-        s["totals"]["input_packets"].as_u64(),
-        Some(traffic.frames.len() as u64)
-    );
+    assert_eq!(s["totals"]["rx_packets"].as_u64(), Some(traffic.frames.len() as u64));
+    assert_eq!(s["totals"]["rx_bytes"].as_u64(), Some(traffic.total_bytes()));
+    assert_eq!(s["totals"]["input_packets"].as_u64(), Some(traffic.frames.len() as u64));
     assert_eq!(s["totals"]["ring_dropped"].as_u64(), Some(0));
     assert_eq!(s["totals"]["decoder_events"].as_u64(), Some(0));
-    assert_eq!(
-        s["totals"]["flows_created"].as_u64(),
-        Some(traffic.flows.len() as u64)
-    );
+    assert_eq!(s["totals"]["flows_created"].as_u64(), Some(traffic.flows.len() as u64));
 
     let events = read_eve(&eve);
     let flows = flow_events(&events);
@@ -49,10 +37,7 @@ fn generated_capture_gives_exact_totals_and_flows() {
         assert_eq!(f["flow"]["reason"], "shutdown");
     }
     // The same address pair in VLAN 7 and VLAN 8 are two flows.
-    let v: Vec<_> = flows
-        .iter()
-        .filter(|e| e["src_ip"] == "172.16.0.1")
-        .collect();
+    let v: Vec<_> = flows.iter().filter(|e| e["src_ip"] == "172.16.0.1").collect();
     assert_eq!(v.len(), 2);
 }
 
@@ -64,55 +49,27 @@ fn several_workers_give_the_same_flows_as_one() {
     traffic.write_pcap(&pcap).unwrap();
     let mut sets = Vec::new();
     for workers in [1u16, 2, 3] {
-        let (eve, stats) = (
-            dir.path(&format!("eve{workers}.json")),
-            dir.path(&format!("stats{workers}.json")),
-        );
+        let (eve, stats) = (dir.path(&format!("eve{workers}.json")), dir.path(&format!("stats{workers}.json")));
         replay(&pcap, &eve, &stats, workers);
         let s = read_json(&stats);
-        assert_eq!(
-            s["workers"].as_array().map(Vec::len),
-            Some(workers as usize)
-        );
-        assert_eq!(
-            s["totals"]["rx_packets"].as_u64(),
-            Some(traffic.frames.len() as u64),
-            "{workers} workers"
-        );
-        assert_eq!(
-            s["totals"]["rx_bytes"].as_u64(),
-            Some(traffic.total_bytes())
-        );
+        assert_eq!(s["workers"].as_array().map(Vec::len), Some(workers as usize));
+        assert_eq!(s["totals"]["rx_packets"].as_u64(), Some(traffic.frames.len() as u64), "{workers} workers");
+        assert_eq!(s["totals"]["rx_bytes"].as_u64(), Some(traffic.total_bytes()));
         if workers > 1 {
             // Both directions of every flow went to one worker, and work was spread.
-            let busy = s["workers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|w| w["rx_packets"].as_u64() > Some(0))
-                .count();
+            let busy = s["workers"].as_array().unwrap().iter().filter(|w| w["rx_packets"].as_u64() > Some(0)).count();
             assert!(busy >= 2, "traffic spread over workers: {s}");
         }
         let events = read_eve(&eve);
         let flows = flow_events(&events);
         assert_flows_match(&traffic.flows, &flows);
-        let mut ids: Vec<_> = flows
-            .iter()
-            .map(|e| e["flow_id"].as_u64().unwrap())
-            .collect();
+        let mut ids: Vec<_> = flows.iter().map(|e| e["flow_id"].as_u64().unwrap()).collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), flows.len(), "flow ids unique across workers");
         let mut set: Vec<_> = flows
             .iter()
-            .map(|e| {
-                (
-                    flow_tuple(e),
-                    e["flow"]
-                        .to_string()
-                        .replace(&e["flow"]["end"].to_string(), ""),
-                )
-            })
+            .map(|e| (flow_tuple(e), e["flow"].to_string().replace(&e["flow"]["end"].to_string(), "")))
             .collect();
         set.sort();
         sets.push(set);
@@ -127,12 +84,7 @@ fn eve_to_stdout() {
     let traffic = testgen::mixed(3, 2, 2);
     let pcap = dir.path("m.pcap");
     traffic.write_pcap(&pcap).unwrap();
-    let out = vigil_dp()
-        .args(["replay", "--pcap"])
-        .arg(&pcap)
-        .args(["--eve-log", "-"])
-        .output()
-        .unwrap();
+    let out = vigil_dp().args(["replay", "--pcap"]).arg(&pcap).args(["--eve-log", "-"]).output().unwrap();
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -11,26 +11,16 @@ use vigil_dataplane::testgen;
 struct Veth(String);
 impl Veth {
     fn create(a: &str, b: &str) -> Veth {
-        let _ = Command::new("ip")
-            .args(["link", "del", a])
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("ip").args(["link", "del", a]).stderr(Stdio::null()).status();
         let ok = Command::new("ip")
             .args(["link", "add", a, "type", "veth", "peer", "name", b])
             .status()
             .expect("ip (iproute2) runs");
-        assert!(
-            ok.success(),
-            "creating veth {a}/{b} needs root and iproute2"
-        );
+        assert!(ok.success(), "creating veth {a}/{b} needs root and iproute2");
         for i in [a, b] {
             // No IPv6 autoconfiguration chatter: only the test's packets cross the pair.
             let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{i}/disable_ipv6"), "1");
-            assert!(Command::new("ip")
-                .args(["link", "set", i, "up"])
-                .status()
-                .unwrap()
-                .success());
+            assert!(Command::new("ip").args(["link", "set", i, "up"]).status().unwrap().success());
         }
         Veth(a.to_string())
     }
@@ -53,27 +43,11 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
 
     let mut dp = vigil_dp()
-        .args([
-            "run",
-            "--mode",
-            "mirror",
-            "--stats-period",
-            "1",
-            "--stats-json",
-        ])
+        .args(["run", "--mode", "mirror", "--stats-period", "1", "--stats-json"])
         .arg(&stats)
         .arg("--eve-log")
         .arg(&eve)
-        .args([
-            "--",
-            "-l",
-            "0-1",
-            "--no-huge",
-            "-m",
-            "512",
-            "--no-pci",
-            "--log-level=*:error",
-        ])
+        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
         .arg(format!("--file-prefix=vigil-test-veth-{tag}"))
         .arg(format!("--vdev=net_af_packet0,iface={b}"))
         .stdout(Stdio::null())
@@ -82,33 +56,18 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     // Ready once the first periodic report is written.
     let t0 = Instant::now();
     while !stats.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "vigil-dp did not come up"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
         if let Ok(Some(st)) = dp.try_wait() {
             panic!("vigil-dp exited early: {st}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = Command::new("tcpreplay")
-        .args(["-i", &a, "--pps", "20000"])
-        .arg(&pcap)
-        .output()
-        .expect("tcpreplay runs");
-    assert!(
-        out.status.success(),
-        "tcpreplay: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("tcpreplay").args(["-i", &a, "--pps", "20000"]).arg(&pcap).output().expect("tcpreplay runs");
+    assert!(out.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let sent: u64 = text
         .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Successful packets:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
+        .find_map(|l| l.trim().strip_prefix("Successful packets:").map(|v| v.trim().parse().unwrap_or(0)))
         .unwrap_or_else(|| panic!("tcpreplay output: {text}"));
     assert_eq!(sent, traffic.frames.len() as u64);
 
@@ -123,11 +82,7 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     let port = &s["ports"][0];
     let rx = port["rx_packets"].as_u64().unwrap();
     let missed = port["rx_missed"].as_u64().unwrap() + port["rx_nombuf"].as_u64().unwrap();
-    assert_eq!(
-        rx + missed,
-        sent,
-        "every packet sent was received or counted as missed: {port}"
-    );
+    assert_eq!(rx + missed, sent, "every packet sent was received or counted as missed: {port}");
     let t = &s["totals"];
     assert_eq!(
         t["rx_packets"].as_u64().unwrap() + t["ring_dropped"].as_u64().unwrap(),
@@ -152,12 +107,7 @@ fn iface_counter(iface: &str, name: &str) -> u64 {
 fn bridge_forwards_every_packet_to_the_other_port() {
     let dir = TempDir::new("bridge");
     let tag = std::process::id() % 100000;
-    let (a1, b1, a2, b2) = (
-        format!("vba{tag}"),
-        format!("vbb{tag}"),
-        format!("vbc{tag}"),
-        format!("vbd{tag}"),
-    );
+    let (a1, b1, a2, b2) = (format!("vba{tag}"), format!("vbb{tag}"), format!("vbc{tag}"), format!("vbd{tag}"));
     let _v1 = Veth::create(&a1, &b1);
     let _v2 = Veth::create(&a2, &b2);
     let traffic = testgen::mixed(9, 20, 10);
@@ -165,27 +115,11 @@ fn bridge_forwards_every_packet_to_the_other_port() {
     traffic.write_pcap(&pcap).unwrap();
     let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
     let mut dp = vigil_dp()
-        .args([
-            "run",
-            "--mode",
-            "bridge",
-            "--stats-period",
-            "1",
-            "--stats-json",
-        ])
+        .args(["run", "--mode", "bridge", "--stats-period", "1", "--stats-json"])
         .arg(&stats)
         .arg("--eve-log")
         .arg(&eve)
-        .args([
-            "--",
-            "-l",
-            "0-1",
-            "--no-huge",
-            "-m",
-            "512",
-            "--no-pci",
-            "--log-level=*:error",
-        ])
+        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
         .arg(format!("--file-prefix=vigil-test-bridge-{tag}"))
         .arg(format!("--vdev=net_af_packet0,iface={b1}"))
         .arg(format!("--vdev=net_af_packet1,iface={b2}"))
@@ -194,26 +128,16 @@ fn bridge_forwards_every_packet_to_the_other_port() {
         .expect("start vigil-dp");
     let t0 = Instant::now();
     while !stats.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "vigil-dp did not come up"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
         if let Ok(Some(st)) = dp.try_wait() {
             panic!("vigil-dp exited early: {st}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let before = iface_counter(&a2, "rx_packets");
-    let out = Command::new("tcpreplay")
-        .args(["-i", &a1, "--pps", "20000"])
-        .arg(&pcap)
-        .output()
-        .expect("tcpreplay runs");
-    assert!(
-        out.status.success(),
-        "tcpreplay: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        Command::new("tcpreplay").args(["-i", &a1, "--pps", "20000"]).arg(&pcap).output().expect("tcpreplay runs");
+    assert!(out.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&out.stderr));
     std::thread::sleep(Duration::from_millis(1500));
     unsafe_kill(dp.id(), 15);
     assert!(dp.wait().unwrap().success());
@@ -222,31 +146,13 @@ fn bridge_forwards_every_packet_to_the_other_port() {
     let s = read_json(&stats);
     let t = &s["totals"];
     let w = &s["workers"][0];
-    let (tx, tx_dropped) = (
-        w["tx_packets"].as_u64().unwrap(),
-        w["tx_dropped"].as_u64().unwrap(),
-    );
+    let (tx, tx_dropped) = (w["tx_packets"].as_u64().unwrap(), w["tx_dropped"].as_u64().unwrap());
     let rx = s["ports"][0]["rx_packets"].as_u64().unwrap();
     let missed = s["ports"][0]["rx_missed"].as_u64().unwrap();
-    assert_eq!(
-        rx + missed,
-        traffic.frames.len() as u64,
-        "all sent packets entered port 0 or were counted missed"
-    );
-    assert_eq!(
-        t["rx_packets"].as_u64(),
-        Some(rx),
-        "every received packet was inspected"
-    );
-    assert_eq!(
-        tx + tx_dropped,
-        rx,
-        "every inspected packet was forwarded or counted"
-    );
-    assert_eq!(
-        arrived, tx,
-        "what vigil-dp sent on port 1 arrived at the far end of the second veth"
-    );
+    assert_eq!(rx + missed, traffic.frames.len() as u64, "all sent packets entered port 0 or were counted missed");
+    assert_eq!(t["rx_packets"].as_u64(), Some(rx), "every received packet was inspected");
+    assert_eq!(tx + tx_dropped, rx, "every inspected packet was forwarded or counted");
+    assert_eq!(arrived, tx, "what vigil-dp sent on port 1 arrived at the far end of the second veth");
     assert_eq!(s["ports"][1]["tx_packets"].as_u64(), Some(tx));
     if missed + tx_dropped == 0 {
         assert_eq!(arrived, traffic.frames.len() as u64);
@@ -255,9 +161,6 @@ fn bridge_forwards_every_packet_to_the_other_port() {
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .unwrap();
+    let ok = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
     assert!(ok.success());
 }

@@ -4,10 +4,10 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 use vigil_dataplane::eve::EventQueue;
-use vigil_dataplane::flow::Timeouts;
+use vigil_dataplane::flow::defrag::DefragConfig;
 use vigil_dataplane::stats::WorkerStats;
 use vigil_dataplane::wire::{dispatch_hash, LinkType};
-use vigil_dataplane::worker::{Backpressure, WorkerCore};
+use vigil_dataplane::worker::{Backpressure, WorkerConfig, WorkerCore};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
@@ -21,7 +21,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = dispatch_hash(link, rest);
     let q = Arc::new(EventQueue::new(64));
-    let mut w = WorkerCore::new(0, 1024, Timeouts::default(), q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
+    let cfg = WorkerConfig {
+        flow_capacity: 1024,
+        defrag: DefragConfig { max_datagrams: 4, ..DefragConfig::default() },
+        ..WorkerConfig::default()
+    };
+    let mut w = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
     // Feed the frame and a few variants of it as separate packets of one stream.
     for (i, chunk) in [rest, rest.get(..rest.len() / 2).unwrap_or_default()].iter().enumerate() {
         w.process(link, chunk, i as u64 * 1_000_000_000, chunk.len() as u32);

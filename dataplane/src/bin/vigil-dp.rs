@@ -12,11 +12,7 @@ use vigil_dataplane::pipeline::{self, Input};
 use vigil_dataplane::wire::pcap::Reader;
 
 #[derive(Parser)]
-#[command(
-    name = "vigil-dp",
-    version,
-    about = "Vigil dataplane: DPDK poll-mode packet inspection"
-)]
+#[command(name = "vigil-dp", version, about = "Vigil dataplane: DPDK poll-mode packet inspection")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -91,32 +87,21 @@ fn load_config(c: &Common) -> anyhow::Result<Config> {
     if let Some(j) = &c.stats_json {
         cfg.dataplane.stats_json = j.clone();
     }
-    cfg.validate(
-        &c.config
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(command line)".into()),
-    )?;
+    cfg.validate(&c.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(command line)".into()))?;
     Ok(cfg)
 }
 
 fn file_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("vigil-{}-{nanos:x}", std::process::id())
 }
 
 fn replay_eal_defaults(workers: u16, prefix: &str) -> Vec<String> {
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     // lcore i on cpu i mod ncpu: with more lcores than cpus some share a core, which is
     // right for offline replay (workers idle-sleep when their ring is empty).
-    let lcores: Vec<String> = (0..=workers as usize)
-        .map(|i| format!("{i}@{}", i % ncpu))
-        .collect();
+    let lcores: Vec<String> = (0..=workers as usize).map(|i| format!("{i}@{}", i % ncpu)).collect();
     vec![
         format!("--lcores={}", lcores.join(",")),
         "--no-huge".into(),
@@ -154,10 +139,8 @@ impl Drop for RuntimeDir {
 
 /// Every `--vdev NAME,...` must have become a port; EAL only logs a failed probe.
 fn check_vdevs(eal: &[String]) -> anyhow::Result<()> {
-    let ports: Vec<String> = vigil_dataplane::dpdk::Port::available()
-        .into_iter()
-        .map(vigil_dataplane::dpdk::Port::name_of)
-        .collect();
+    let ports: Vec<String> =
+        vigil_dataplane::dpdk::Port::available().into_iter().map(vigil_dataplane::dpdk::Port::name_of).collect();
     let mut it = eal.iter();
     while let Some(a) = it.next() {
         let spec = if let Some(v) = a.strip_prefix("--vdev=") {
@@ -194,12 +177,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let (cfg, eal_args, input, quiet) = match cli.cmd {
-        Cmd::Run {
-            common,
-            mode,
-            rx_mode,
-            eal,
-        } => {
+        Cmd::Run { common, mode, rx_mode, eal } => {
             let mut cfg = load_config(&common)?;
             if let Some(m) = mode {
                 cfg.dataplane.mode = m;
@@ -209,27 +187,18 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             }
             (cfg, eal, Input::Ports, common.quiet)
         }
-        Cmd::Replay {
-            common,
-            pcap,
-            rules,
-            workers,
-            eal,
-        } => {
+        Cmd::Replay { common, pcap, rules, workers, eal } => {
             let cfg = load_config(&common)?;
             if let Some(r) = rules {
-                anyhow::bail!("--rules {}: signature matching is not built into this version yet; run without --rules", r.display());
+                anyhow::bail!(
+                    "--rules {}: signature matching is not built into this version yet; run without --rules",
+                    r.display()
+                );
             }
             // Check the capture before starting DPDK, for a clear, early error.
-            let f = std::fs::File::open(&pcap)
-                .with_context(|| format!("cannot open capture {}", pcap.display()))?;
-            Reader::new(std::io::BufReader::new(f))
-                .with_context(|| format!("capture {}", pcap.display()))?;
-            let eal = if eal.is_empty() {
-                replay_eal_defaults(workers, &file_prefix())
-            } else {
-                eal
-            };
+            let f = std::fs::File::open(&pcap).with_context(|| format!("cannot open capture {}", pcap.display()))?;
+            Reader::new(std::io::BufReader::new(f)).with_context(|| format!("capture {}", pcap.display()))?;
+            let eal = if eal.is_empty() { replay_eal_defaults(workers, &file_prefix()) } else { eal };
             (cfg, eal, Input::Replay(pcap), common.quiet)
         }
     };
@@ -237,8 +206,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     let _runtime_dir = RuntimeDir(prefix_of(&eal_args));
     let to_stderr = cfg.dataplane.eve_log == "-";
     let result = {
-        let eal =
-            Eal::init(&eal_args).context("starting DPDK (check the EAL arguments after `--`)")?;
+        let eal = Eal::init(&eal_args).context("starting DPDK (check the EAL arguments after `--`)")?;
         check_vdevs(&eal_args)?;
         let r = pipeline::run(&eal, &cfg, input, stop);
         drop(eal);

@@ -65,8 +65,7 @@ impl Eal {
                 }
             }
         }
-        let mut argv: Vec<*mut std::os::raw::c_char> =
-            owned.iter().map(|c| c.as_ptr() as *mut _).collect();
+        let mut argv: Vec<*mut std::os::raw::c_char> = owned.iter().map(|c| c.as_ptr() as *mut _).collect();
         argv.push(std::ptr::null_mut());
         // SAFETY: argv is a NULL-terminated array of valid C strings that outlive the call
         // (EAL may permute the array, which is ours to lose; it keeps no pointer to it after
@@ -114,10 +113,7 @@ impl Eal {
         if ret != 0 {
             // SAFETY: the launch failed, so arg was not handed to the lcore.
             drop(unsafe { Box::from_raw(arg as *mut LaunchFn) });
-            return Err(DpdkError::from_ret(
-                format!("rte_eal_remote_launch on {lcore}"),
-                ret,
-            ));
+            return Err(DpdkError::from_ret(format!("rte_eal_remote_launch on {lcore}"), ret));
         }
         Ok(())
     }

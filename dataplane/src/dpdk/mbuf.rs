@@ -146,9 +146,7 @@ impl Mbuf {
     #[inline]
     pub fn prefetch(&self) {
         // SAFETY: prefetch is a hint; any address is allowed.
-        unsafe {
-            dpdk_sys::vigil_prefetch0(dpdk_sys::vigil_pktmbuf_mtod(self.raw.as_ptr()) as *const _)
-        }
+        unsafe { dpdk_sys::vigil_prefetch0(dpdk_sys::vigil_pktmbuf_mtod(self.raw.as_ptr()) as *const _) }
     }
 }
 
@@ -176,10 +174,7 @@ impl Default for Burst {
 
 impl Burst {
     pub const fn new() -> Burst {
-        Burst {
-            ptrs: [std::ptr::null_mut(); BURST_SIZE],
-            len: 0,
-        }
+        Burst { ptrs: [std::ptr::null_mut(); BURST_SIZE], len: 0 }
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -224,11 +219,7 @@ impl Burst {
     /// Mbufs the iterator does not yield are freed when it is dropped.
     #[inline]
     pub fn drain(&mut self) -> BurstDrain {
-        let d = BurstDrain {
-            ptrs: self.ptrs,
-            next: 0,
-            len: self.len,
-        };
+        let d = BurstDrain { ptrs: self.ptrs, next: 0, len: self.len };
         self.len = 0;
         d
     }
@@ -266,11 +257,7 @@ impl Iterator for BurstDrain {
         if self.next >= self.len {
             return None;
         }
-        let p = self
-            .ptrs
-            .get(self.next)
-            .copied()
-            .unwrap_or(std::ptr::null_mut());
+        let p = self.ptrs.get(self.next).copied().unwrap_or(std::ptr::null_mut());
         self.next += 1;
         NonNull::new(p).map(Mbuf::from_raw)
     }

@@ -18,13 +18,7 @@ unsafe impl Sync for Mempool {}
 impl Mempool {
     /// Creates a pool of `n` mbufs of `data_room` bytes (headroom included), each with a
     /// private area of `priv_size` bytes (a multiple of 8).
-    pub fn new(
-        name: &str,
-        n: u32,
-        cache: u32,
-        priv_size: u16,
-        data_room: u16,
-    ) -> Result<Mempool, DpdkError> {
+    pub fn new(name: &str, n: u32, cache: u32, priv_size: u16, data_room: u16) -> Result<Mempool, DpdkError> {
         let cname = CString::new(name).map_err(|_| DpdkError {
             op: "rte_pktmbuf_pool_create".into(),
             code: 22,
@@ -33,24 +27,13 @@ impl Mempool {
         let priv_size = (priv_size + 7) & !7;
         // SAFETY: cname is a valid C string for the call; EAL is up (callers hold an Eal).
         let p = unsafe {
-            dpdk_sys::rte_pktmbuf_pool_create(
-                cname.as_ptr(),
-                n,
-                cache,
-                priv_size,
-                data_room,
-                dpdk_sys::SOCKET_ID_ANY,
-            )
+            dpdk_sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, priv_size, data_room, dpdk_sys::SOCKET_ID_ANY)
         };
         match NonNull::new(p) {
-            Some(raw) => Ok(Mempool {
-                raw,
-                name: name.to_owned(),
-                size: n,
-            }),
-            None => Err(DpdkError::from_errno(format!(
-                "rte_pktmbuf_pool_create({name}, {n} mbufs of {data_room} bytes)"
-            ))),
+            Some(raw) => Ok(Mempool { raw, name: name.to_owned(), size: n }),
+            None => {
+                Err(DpdkError::from_errno(format!("rte_pktmbuf_pool_create({name}, {n} mbufs of {data_room} bytes)")))
+            }
         }
     }
 

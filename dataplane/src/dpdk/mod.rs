@@ -37,20 +37,12 @@ impl DpdkError {
     /// Builds the error from a negative return code, or from `rte_errno` when `ret` is not one.
     pub(crate) fn from_ret(op: impl Into<String>, ret: i32) -> Self {
         let code = if ret < 0 { -ret } else { errno() };
-        DpdkError {
-            op: op.into(),
-            code,
-            reason: strerror(code),
-        }
+        DpdkError { op: op.into(), code, reason: strerror(code) }
     }
     /// Builds the error from the current `rte_errno` (after a call returned NULL).
     pub(crate) fn from_errno(op: impl Into<String>) -> Self {
         let code = errno();
-        DpdkError {
-            op: op.into(),
-            code,
-            reason: strerror(code),
-        }
+        DpdkError { op: op.into(), code, reason: strerror(code) }
     }
 }
 

@@ -67,9 +67,9 @@ pub struct Port {
 
 /// Symmetric RSS key (0x6d5a repeated): both directions of an IP pair hash alike.
 static SYMMETRIC_RSS_KEY: [u8; 40] = [
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d,
+    0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a,
 ];
 
 impl Port {
@@ -96,9 +96,7 @@ impl Port {
             return id.to_string();
         }
         // SAFETY: on success buf holds a NUL-terminated name.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
     }
 
     pub fn info(id: PortId) -> Result<PortInfo, DpdkError> {
@@ -106,18 +104,13 @@ impl Port {
         // SAFETY: info is a valid out-parameter for the call.
         let ret = unsafe { dpdk_sys::rte_eth_dev_info_get(id.0, &mut info) };
         if ret != 0 {
-            return Err(DpdkError::from_ret(
-                format!("rte_eth_dev_info_get({id})"),
-                ret,
-            ));
+            return Err(DpdkError::from_ret(format!("rte_eth_dev_info_get({id})"), ret));
         }
         let driver = if info.driver_name.is_null() {
             String::new()
         } else {
             // SAFETY: driver_name is a static NUL-terminated string owned by the driver.
-            unsafe { CStr::from_ptr(info.driver_name) }
-                .to_string_lossy()
-                .into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
         };
         Ok(PortInfo {
             driver,
@@ -143,14 +136,10 @@ impl Port {
             conf.rx_adv_conf.rss_conf.rss_hf = hf;
         }
         // SAFETY: conf is valid for the call; DPDK copies the RSS key during configure.
-        let ret =
-            unsafe { dpdk_sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
+        let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id.0, cfg.rx_queues, cfg.tx_queues, &conf) };
         if ret != 0 {
             return Err(DpdkError::from_ret(
-                format!(
-                    "rte_eth_dev_configure({name}, {} rx / {} tx queues)",
-                    cfg.rx_queues, cfg.tx_queues
-                ),
+                format!("rte_eth_dev_configure({name}, {} rx / {} tx queues)", cfg.rx_queues, cfg.tx_queues),
                 ret,
             ));
         }
@@ -158,63 +147,36 @@ impl Port {
         // SAFETY: rxd/txd are valid in/out parameters.
         let ret = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut rxd, &mut txd) };
         if ret != 0 {
-            return Err(DpdkError::from_ret(
-                format!("rte_eth_dev_adjust_nb_rx_tx_desc({name})"),
-                ret,
-            ));
+            return Err(DpdkError::from_ret(format!("rte_eth_dev_adjust_nb_rx_tx_desc({name})"), ret));
         }
         // SAFETY: queries the socket of a valid port.
         let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(id.0) };
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..cfg.rx_queues {
             // SAFETY: default rxconf (NULL), a live pool that outlives the port (held in self).
-            let ret = unsafe {
-                dpdk_sys::rte_eth_rx_queue_setup(
-                    id.0,
-                    q,
-                    rxd,
-                    socket,
-                    std::ptr::null(),
-                    pool.as_ptr(),
-                )
-            };
+            let ret =
+                unsafe { dpdk_sys::rte_eth_rx_queue_setup(id.0, q, rxd, socket, std::ptr::null(), pool.as_ptr()) };
             if ret != 0 {
-                return Err(DpdkError::from_ret(
-                    format!("rte_eth_rx_queue_setup({name}, queue {q})"),
-                    ret,
-                ));
+                return Err(DpdkError::from_ret(format!("rte_eth_rx_queue_setup({name}, queue {q})"), ret));
             }
         }
         for q in 0..cfg.tx_queues {
             // SAFETY: default txconf (NULL).
-            let ret =
-                unsafe { dpdk_sys::rte_eth_tx_queue_setup(id.0, q, txd, socket, std::ptr::null()) };
+            let ret = unsafe { dpdk_sys::rte_eth_tx_queue_setup(id.0, q, txd, socket, std::ptr::null()) };
             if ret != 0 {
-                return Err(DpdkError::from_ret(
-                    format!("rte_eth_tx_queue_setup({name}, queue {q})"),
-                    ret,
-                ));
+                return Err(DpdkError::from_ret(format!("rte_eth_tx_queue_setup({name}, queue {q})"), ret));
             }
         }
         // SAFETY: the port is configured with all its queues.
         let ret = unsafe { dpdk_sys::rte_eth_dev_start(id.0) };
         if ret != 0 {
-            return Err(DpdkError::from_ret(
-                format!("rte_eth_dev_start({name})"),
-                ret,
-            ));
+            return Err(DpdkError::from_ret(format!("rte_eth_dev_start({name})"), ret));
         }
         if cfg.promiscuous {
             // SAFETY: a started port; failure (unsupported) is harmless and ignored.
             unsafe { dpdk_sys::rte_eth_promiscuous_enable(id.0) };
         }
-        Ok(Port {
-            id,
-            name,
-            rx_queues: cfg.rx_queues,
-            tx_queues: cfg.tx_queues,
-            _pool: pool,
-        })
+        Ok(Port { id, name, rx_queues: cfg.rx_queues, tx_queues: cfg.tx_queues, _pool: pool })
     }
 
     pub fn id(&self) -> PortId {
@@ -240,12 +202,7 @@ impl Port {
         // SAFETY: ptrs[len..] has room for `room` pointers; received mbufs become owned by
         // the burst. The caller's lcore is the only poller of this queue (pipeline invariant).
         let n = unsafe {
-            dpdk_sys::vigil_eth_rx_burst(
-                self.id.0,
-                queue,
-                burst.ptrs.as_mut_ptr().add(burst.len),
-                room as u16,
-            )
+            dpdk_sys::vigil_eth_rx_burst(self.id.0, queue, burst.ptrs.as_mut_ptr().add(burst.len), room as u16)
         } as usize;
         burst.len += n;
         n
@@ -259,14 +216,8 @@ impl Port {
         }
         // SAFETY: the first len pointers are owned mbufs; the driver takes ownership of the
         // first `n` it reports sent. One lcore per tx queue (pipeline invariant).
-        let n = unsafe {
-            dpdk_sys::vigil_eth_tx_burst(
-                self.id.0,
-                queue,
-                burst.ptrs.as_mut_ptr(),
-                burst.len as u16,
-            )
-        } as usize;
+        let n = unsafe { dpdk_sys::vigil_eth_tx_burst(self.id.0, queue, burst.ptrs.as_mut_ptr(), burst.len as u16) }
+            as usize;
         burst.consume_front(n);
         n
     }

@@ -57,23 +57,11 @@ pub fn ring_pair(name: &str, size: u32) -> Result<(RingProducer, RingConsumer), 
     })?;
     let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
     // SAFETY: valid name; EAL is up.
-    let p = unsafe {
-        dpdk_sys::rte_ring_create(
-            cname.as_ptr(),
-            size.next_power_of_two(),
-            dpdk_sys::SOCKET_ID_ANY,
-            flags,
-        )
-    };
-    let raw = NonNull::new(p)
-        .ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
+    let p =
+        unsafe { dpdk_sys::rte_ring_create(cname.as_ptr(), size.next_power_of_two(), dpdk_sys::SOCKET_ID_ANY, flags) };
+    let raw = NonNull::new(p).ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
     let inner = Arc::new(RingInner { raw });
-    Ok((
-        RingProducer {
-            inner: inner.clone(),
-        },
-        RingConsumer { inner },
-    ))
+    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner }))
 }
 
 impl RingProducer {
@@ -145,16 +133,9 @@ impl MpmcRing {
             reason: "ring name has a NUL byte".into(),
         })?;
         // SAFETY: valid name; EAL is up; flags 0 = MP/MC.
-        let p = unsafe {
-            dpdk_sys::rte_ring_create(
-                cname.as_ptr(),
-                size.next_power_of_two(),
-                dpdk_sys::SOCKET_ID_ANY,
-                0,
-            )
-        };
-        let raw = NonNull::new(p)
-            .ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
+        let p =
+            unsafe { dpdk_sys::rte_ring_create(cname.as_ptr(), size.next_power_of_two(), dpdk_sys::SOCKET_ID_ANY, 0) };
+        let raw = NonNull::new(p).ok_or_else(|| DpdkError::from_errno(format!("rte_ring_create({name}, {size})")))?;
         Ok(MpmcRing { raw })
     }
 
@@ -187,21 +168,10 @@ impl MpmcRing {
         let mut rings = [self.raw.as_ptr()];
         // SAFETY: one rx and one tx ring, both this live ring; the port keeps the pointers,
         // so the ring must outlive the port (documented on the type).
-        let ret = unsafe {
-            dpdk_sys::rte_eth_from_rings(
-                cname.as_ptr(),
-                rings.as_mut_ptr(),
-                1,
-                rings.as_mut_ptr(),
-                1,
-                0,
-            )
-        };
+        let ret =
+            unsafe { dpdk_sys::rte_eth_from_rings(cname.as_ptr(), rings.as_mut_ptr(), 1, rings.as_mut_ptr(), 1, 0) };
         if ret < 0 {
-            return Err(DpdkError::from_ret(
-                format!("rte_eth_from_rings({name})"),
-                ret,
-            ));
+            return Err(DpdkError::from_ret(format!("rte_eth_from_rings({name})"), ret));
         }
         Ok(super::PortId(ret as u16))
     }

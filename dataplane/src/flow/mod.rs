@@ -4,6 +4,8 @@
 //! Invariants: a key is normalised (lower address/port first), so both directions of a
 //! connection find the same entry; the first packet's sender is the client; a flow lives in
 //! exactly one table (the worker's) and ends exactly once, with an [`EndReason`].
+pub mod defrag;
+pub mod stream;
 mod table;
 
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, Lookup, Timeouts};
@@ -38,29 +40,11 @@ impl FlowKey {
     }
 
     /// Orders the two endpoints so both directions give one key.
-    fn normalised(
-        d: &Decoded,
-        proto: u8,
-        src: ([u8; 16], u16),
-        dst: ([u8; 16], u16),
-        ported: bool,
-    ) -> (FlowKey, bool) {
-        let (src, dst) = if ported {
-            (src, dst)
-        } else {
-            ((src.0, 0), (dst.0, 0))
-        };
+    fn normalised(d: &Decoded, proto: u8, src: ([u8; 16], u16), dst: ([u8; 16], u16), ported: bool) -> (FlowKey, bool) {
+        let (src, dst) = if ported { (src, dst) } else { ((src.0, 0), (dst.0, 0)) };
         let src_lo = src <= dst;
         let ((lo_addr, lo_port), (hi_addr, hi_port)) = if src_lo { (src, dst) } else { (dst, src) };
-        let key = FlowKey {
-            zone: d.zone(),
-            proto,
-            ipv6: d.ip == IpVersion::V6,
-            lo_port,
-            hi_port,
-            lo_addr,
-            hi_addr,
-        };
+        let key = FlowKey { zone: d.zone(), proto, ipv6: d.ip == IpVersion::V6, lo_port, hi_port, lo_addr, hi_addr };
         (key, src_lo)
     }
 
@@ -68,16 +52,11 @@ impl FlowKey {
     /// crafted collision chain costs lookups, never memory).
     #[inline]
     pub fn hash(&self) -> u32 {
-        let mut h: u64 =
-            self.zone.rotate_left(24) ^ (self.proto as u64) << 16 ^ (self.ipv6 as u64) << 8;
+        let mut h: u64 = self.zone.rotate_left(24) ^ (self.proto as u64) << 16 ^ (self.ipv6 as u64) << 8;
         h ^= ((self.lo_port as u64) << 16 | self.hi_port as u64) << 32;
         for part in [&self.lo_addr, &self.hi_addr] {
-            let a = u64::from_le_bytes([
-                part[0], part[1], part[2], part[3], part[4], part[5], part[6], part[7],
-            ]);
-            let b = u64::from_le_bytes([
-                part[8], part[9], part[10], part[11], part[12], part[13], part[14], part[15],
-            ]);
+            let a = u64::from_le_bytes([part[0], part[1], part[2], part[3], part[4], part[5], part[6], part[7]]);
+            let b = u64::from_le_bytes([part[8], part[9], part[10], part[11], part[12], part[13], part[14], part[15]]);
             h = (h ^ a).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
             h = (h ^ b).wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(27);
         }
@@ -211,14 +190,14 @@ impl Flow {
         self.pkts[TO_SERVER] > 0 && self.pkts[TO_CLIENT] > 0
     }
 
-    /// Accounts one packet of `len` wire bytes in direction `dir` at `now`, and advances the
-    /// TCP state machine.
+    /// Accounts `pkts` packets (more than one for a reassembled datagram) of `bytes` wire
+    /// bytes in direction `dir` at `now`, and advances the TCP state machine.
     #[inline]
-    pub fn update(&mut self, dir: usize, d: &Decoded, len: u32, now: u64) {
+    pub fn update(&mut self, dir: usize, d: &Decoded, pkts: u32, bytes: u64, now: u64) {
         let dir = dir & 1;
         if let (Some(p), Some(b)) = (self.pkts.get_mut(dir), self.bytes.get_mut(dir)) {
-            *p += 1;
-            *b += len as u64;
+            *p += pkts as u64;
+            *b += bytes;
         }
         if now > self.last_ns {
             self.last_ns = now;
@@ -255,12 +234,8 @@ fn next_tcp_state(s: TcpState, dir: usize, f: u8, seen: [u8; 2]) -> TcpState {
         }
         TcpState::SynSent if dir == TO_CLIENT && f & (SYN | ACK) == SYN | ACK => TcpState::SynRecv,
         TcpState::SynSent if dir == TO_CLIENT && f & ACK != 0 => TcpState::Established,
-        TcpState::SynRecv if dir == TO_SERVER && f & ACK != 0 && f & SYN == 0 => {
-            TcpState::Established
-        }
-        TcpState::SynRecv if dir == TO_CLIENT && f & SYN == 0 && f & ACK != 0 => {
-            TcpState::Established
-        }
+        TcpState::SynRecv if dir == TO_SERVER && f & ACK != 0 && f & SYN == 0 => TcpState::Established,
+        TcpState::SynRecv if dir == TO_CLIENT && f & SYN == 0 && f & ACK != 0 => TcpState::Established,
         other => other,
     }
 }

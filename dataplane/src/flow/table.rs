@@ -28,12 +28,7 @@ enum Class {
 }
 const CLASSES: usize = 7;
 /// Eviction order when full: closed first, then the unestablished classes.
-const EVICTABLE: [Class; 4] = [
-    Class::TcpClosed,
-    Class::TcpNew,
-    Class::UdpNew,
-    Class::OtherNew,
-];
+const EVICTABLE: [Class; 4] = [Class::TcpClosed, Class::TcpNew, Class::UdpNew, Class::OtherNew];
 
 /// Per-state idle timeouts, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -195,7 +190,7 @@ impl FlowTable {
         key_src_is_lo: bool,
         d: &Decoded,
         now: u64,
-        ev: &mut impl FnMut(&Flow, EndReason),
+        ev: &mut impl FnMut(u32, &Flow, EndReason),
     ) -> Lookup {
         let hash = key.hash();
         let b = (hash & self.mask) as usize;
@@ -205,16 +200,8 @@ impl FlowTable {
                 break;
             };
             if f.hash == hash && f.key == *key {
-                let dir = if f.client_is_lo == key_src_is_lo {
-                    TO_SERVER
-                } else {
-                    TO_CLIENT
-                };
-                return Lookup::Found {
-                    idx: i,
-                    dir,
-                    new: false,
-                };
+                let dir = if f.client_is_lo == key_src_is_lo { TO_SERVER } else { TO_CLIENT };
+                return Lookup::Found { idx: i, dir, new: false };
             }
             i = f.chain;
         }
@@ -233,8 +220,7 @@ impl FlowTable {
                 }
             }
         };
-        let id =
-            ((self.worker as u64) << 40 | (self.next_id & 0xff_ffff_ffff)) & ((1u64 << 53) - 1);
+        let id = ((self.worker as u64) << 40 | (self.next_id & 0xff_ffff_ffff)) & ((1u64 << 53) - 1);
         self.next_id += 1;
         let head = self.buckets.get(b).copied().unwrap_or(NIL);
         let f = Flow {
@@ -264,21 +250,13 @@ impl FlowTable {
         self.link_tail(idx, cls);
         self.stats.created += 1;
         self.stats.active += 1;
-        Lookup::Found {
-            idx,
-            dir: TO_SERVER,
-            new: true,
-        }
+        Lookup::Found { idx, dir: TO_SERVER, new: true }
     }
 
     /// Finds the flow of `key` without creating it.
     pub fn find(&self, key: &FlowKey) -> Option<u32> {
         let hash = key.hash();
-        let mut i = self
-            .buckets
-            .get((hash & self.mask) as usize)
-            .copied()
-            .unwrap_or(NIL);
+        let mut i = self.buckets.get((hash & self.mask) as usize).copied().unwrap_or(NIL);
         while i != NIL {
             let f = self.flows.get(i as usize)?;
             if f.hash == hash && f.key == *key {
@@ -339,7 +317,7 @@ impl FlowTable {
     }
 
     /// Removes the flow from its chain and list, reports it, and returns its slot.
-    fn remove(&mut self, idx: u32, reason: EndReason, ev: &mut impl FnMut(&Flow, EndReason)) {
+    fn remove(&mut self, idx: u32, reason: EndReason, ev: &mut impl FnMut(u32, &Flow, EndReason)) {
         self.unlink(idx);
         let Some(f) = self.flows.get(idx as usize).copied() else {
             return;
@@ -367,10 +345,10 @@ impl FlowTable {
             EndReason::Forced => self.stats.evicted += 1,
             EndReason::Shutdown => self.stats.ended_shutdown += 1,
         }
-        ev(&f, reason);
+        ev(idx, &f, reason);
     }
 
-    fn evict_one(&mut self, ev: &mut impl FnMut(&Flow, EndReason)) -> Option<u32> {
+    fn evict_one(&mut self, ev: &mut impl FnMut(u32, &Flow, EndReason)) -> Option<u32> {
         // The idlest among the heads of the evictable classes.
         let victim = EVICTABLE
             .iter()
@@ -386,12 +364,7 @@ impl FlowTable {
 
     /// Ends flows idle past their class timeout at `now`, at most `budget` of them.
     /// Returns how many ended.
-    pub fn expire(
-        &mut self,
-        now: u64,
-        budget: usize,
-        ev: &mut impl FnMut(&Flow, EndReason),
-    ) -> usize {
+    pub fn expire(&mut self, now: u64, budget: usize, ev: &mut impl FnMut(u32, &Flow, EndReason)) -> usize {
         let mut done = 0;
         for c in 0..CLASSES {
             let timeout = self.timeouts_ns[c];
@@ -403,11 +376,7 @@ impl FlowTable {
                 if f.last_ns.saturating_add(timeout) > now {
                     break;
                 }
-                let reason = if c == Class::TcpClosed as usize {
-                    EndReason::TcpClose
-                } else {
-                    EndReason::Timeout
-                };
+                let reason = if c == Class::TcpClosed as usize { EndReason::TcpClose } else { EndReason::Timeout };
                 self.remove(h, reason, ev);
                 self.free.push(h);
                 done += 1;
@@ -417,7 +386,7 @@ impl FlowTable {
     }
 
     /// Ends every flow (shutdown or end of capture), oldest first per class.
-    pub fn flush(&mut self, ev: &mut impl FnMut(&Flow, EndReason)) {
+    pub fn flush(&mut self, ev: &mut impl FnMut(u32, &Flow, EndReason)) {
         for c in 0..CLASSES {
             loop {
                 let h = self.heads[c];
@@ -425,11 +394,7 @@ impl FlowTable {
                     break;
                 }
                 // A closed TCP flow that lingered is reported as closed, not as shut down.
-                let reason = if c == Class::TcpClosed as usize {
-                    EndReason::TcpClose
-                } else {
-                    EndReason::Shutdown
-                };
+                let reason = if c == Class::TcpClosed as usize { EndReason::TcpClose } else { EndReason::Shutdown };
                 self.remove(h, reason, ev);
                 self.free.push(h);
             }
@@ -458,23 +423,14 @@ mod tests {
     }
 
     fn cfg(cap: u32) -> FlowTableConfig {
-        FlowTableConfig {
-            capacity: cap,
-            timeouts: Timeouts::default(),
-            worker: 0,
-        }
+        FlowTableConfig { capacity: cap, timeouts: Timeouts::default(), worker: 0 }
     }
 
-    fn feed(
-        t: &mut FlowTable,
-        d: &Decoded,
-        now: u64,
-        ended: &mut Vec<(Flow, EndReason)>,
-    ) -> Lookup {
+    fn feed(t: &mut FlowTable, d: &Decoded, now: u64, ended: &mut Vec<(Flow, EndReason)>) -> Lookup {
         let (k, lo) = FlowKey::from_decoded(d);
-        let r = t.lookup(&k, lo, d, now, &mut |f, r| ended.push((*f, r)));
+        let r = t.lookup(&k, lo, d, now, &mut |_, f, r| ended.push((*f, r)));
         if let Lookup::Found { idx, dir, .. } = r {
-            t.get_mut(idx).unwrap().update(dir, d, 60, now);
+            t.get_mut(idx).unwrap().update(dir, d, 1, 60, now);
             t.touch(idx);
         }
         r
@@ -489,16 +445,8 @@ mod tests {
         let b = feed(&mut t, &pkt(1, 80, 2, 40000, SYN | ACK), 2, &mut ended);
         let c = feed(&mut t, &pkt(2, 40000, 1, 80, ACK), 3, &mut ended);
         let (
-            Lookup::Found {
-                idx: i1,
-                dir: d1,
-                new: true,
-            },
-            Lookup::Found {
-                idx: i2,
-                dir: d2,
-                new: false,
-            },
+            Lookup::Found { idx: i1, dir: d1, new: true },
+            Lookup::Found { idx: i2, dir: d2, new: false },
             Lookup::Found { idx: i3, .. },
         ) = (a, b, c)
         else {
@@ -525,9 +473,9 @@ mod tests {
         feed(&mut t, &pkt(1, 2, 2, 1, FIN | ACK), 3, &mut ended);
         feed(&mut t, &pkt(2, 1, 1, 2, ACK), 4, &mut ended); // last ACK lands in the same flow
         assert_eq!(t.len(), 1);
-        t.expire(4 + 59_000_000_000, 100, &mut |f, r| ended.push((*f, r)));
+        t.expire(4 + 59_000_000_000, 100, &mut |_, f, r| ended.push((*f, r)));
         assert!(ended.is_empty());
-        t.expire(4 + 60_000_000_000, 100, &mut |f, r| ended.push((*f, r)));
+        t.expire(4 + 60_000_000_000, 100, &mut |_, f, r| ended.push((*f, r)));
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].1, EndReason::TcpClose);
         assert_eq!(ended[0].0.pkts, [3, 2]);
@@ -553,17 +501,12 @@ mod tests {
         }
         assert_eq!(t.len(), 16);
         assert_eq!(t.stats.evicted, 10_000 - 12);
-        assert!(ended
-            .iter()
-            .all(|(f, r)| *r == EndReason::Forced && f.tcp == TcpState::SynSent));
+        assert!(ended.iter().all(|(f, r)| *r == EndReason::Forced && f.tcp == TcpState::SynSent));
         // The established flows are still there and still counted.
         feed(&mut t, &pkt(2, 1000, 1, 80, ACK | PSH), 20_000, &mut ended);
         let mut flushed = Vec::new();
-        t.flush(&mut |f, r| flushed.push((*f, r)));
-        let est: Vec<_> = flushed
-            .iter()
-            .filter(|(f, _)| f.tcp == TcpState::Established)
-            .collect();
+        t.flush(&mut |_, f, r| flushed.push((*f, r)));
+        let est: Vec<_> = flushed.iter().filter(|(f, _)| f.tcp == TcpState::Established).collect();
         assert_eq!(est.len(), 4);
         assert!(est.iter().any(|(f, _)| f.pkts == [3, 1]));
     }
@@ -576,10 +519,7 @@ mod tests {
         for i in 0..16u16 {
             feed(&mut t, &pkt(2, 1000 + i, 1, 80, ACK), 0, &mut ended); // mid-stream: established
         }
-        assert_eq!(
-            feed(&mut t, &pkt(3, 1, 1, 80, SYN), 1, &mut ended),
-            Lookup::Refused
-        );
+        assert_eq!(feed(&mut t, &pkt(3, 1, 1, 80, SYN), 1, &mut ended), Lookup::Refused);
         assert_eq!(t.stats.refused, 1);
     }
 }

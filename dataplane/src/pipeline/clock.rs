@@ -12,11 +12,7 @@ pub struct Clock {
 impl Clock {
     pub fn new() -> Clock {
         let hz = dpdk::tsc_hz().max(1);
-        Clock {
-            tsc0: dpdk::rdtsc(),
-            ns0: super::wall_ns(),
-            mult: ((1_000_000_000u128 << 32) / hz as u128) as u64,
-        }
+        Clock { tsc0: dpdk::rdtsc(), ns0: super::wall_ns(), mult: ((1_000_000_000u128 << 32) / hz as u128) as u64 }
     }
     #[inline]
     pub fn now_ns(&self) -> u64 {

@@ -19,10 +19,7 @@ pub use source::to_mbuf as frame_to_mbuf;
 pub use clock::Clock;
 
 use crate::config::{Config, Mode, RxMode};
-use crate::dpdk::{
-    ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer,
-    RingProducer,
-};
+use crate::dpdk::{ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer, RingProducer};
 use crate::eve::{self, EveItem, EventQueue};
 use crate::meta::{PktMeta, PKT_META_SIZE};
 use crate::stats::{PortSnapshot, StatsReport, WorkerStats};
@@ -54,12 +51,7 @@ pub enum PipelineError {
     #[error("bridge mode needs exactly 2 ports, the EAL arguments created {0}: give two --vdev or two NICs")]
     BridgeNeedsTwoPorts(usize),
     #[error("bridge mode needs {needed} tx queues on {port} ({driver} allows {max}); for net_af_packet add qpairs={needed} to its --vdev")]
-    TooFewTxQueues {
-        port: String,
-        driver: String,
-        needed: usize,
-        max: u16,
-    },
+    TooFewTxQueues { port: String, driver: String, needed: usize, max: u16 },
     #[error("packet pool of {mbufs} mbufs does not fit in EAL memory: {err}. Lower [dataplane] mempool_mbufs or raise the EAL's -m (MiB)")]
     Mempool { mbufs: u32, err: DpdkError },
     #[error("cannot open capture {path}: {err}")]
@@ -84,12 +76,7 @@ struct Shared {
 
 /// Runs the pipeline until the input ends (replay) or `stop` is set; returns the final
 /// statistics.
-pub fn run(
-    eal: &Eal,
-    cfg: &Config,
-    input: Input,
-    stop: Arc<AtomicBool>,
-) -> Result<StatsReport, PipelineError> {
+pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Result<StatsReport, PipelineError> {
     let dp = &cfg.dataplane;
     let lcores = eal.worker_lcores();
     if lcores.is_empty() {
@@ -97,17 +84,8 @@ pub fn run(
     }
     let nw = lcores.len();
     let pool = Arc::new(
-        Mempool::new(
-            "vigil_pktmbuf",
-            dp.mempool_mbufs,
-            dp.mempool_cache,
-            PKT_META_SIZE,
-            default_buf_size(),
-        )
-        .map_err(|err| PipelineError::Mempool {
-            mbufs: dp.mempool_mbufs,
-            err,
-        })?,
+        Mempool::new("vigil_pktmbuf", dp.mempool_mbufs, dp.mempool_cache, PKT_META_SIZE, default_buf_size())
+            .map_err(|err| PipelineError::Mempool { mbufs: dp.mempool_mbufs, err })?,
     );
 
     // Ports.
@@ -121,14 +99,8 @@ pub fn run(
         if dp.mode == Mode::Bridge && ids.len() != 2 {
             return Err(PipelineError::BridgeNeedsTwoPorts(ids.len()));
         }
-        let infos = ids
-            .iter()
-            .map(|id| Port::info(*id))
-            .collect::<Result<Vec<_>, _>>()?;
-        let hw_rss = nw > 1
-            && infos
-                .iter()
-                .all(|i| i.max_rx_queues as usize >= nw && i.rss_offloads != 0);
+        let infos = ids.iter().map(|id| Port::info(*id)).collect::<Result<Vec<_>, _>>()?;
+        let hw_rss = nw > 1 && infos.iter().all(|i| i.max_rx_queues as usize >= nw && i.rss_offloads != 0);
         rss = match dp.rx_mode {
             RxMode::Rss => nw > 1,
             RxMode::Dispatch => false,
@@ -158,34 +130,22 @@ pub fn run(
 
     // EVE output, opened before anything runs so a bad path fails early.
     let eve_out: Box<dyn Write + Send> = if dp.eve_log == "-" {
-        Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ))
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
     } else {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&dp.eve_log)
-            .map_err(|err| PipelineError::EveLog {
-                path: dp.eve_log.clone(),
-                err,
-            })?;
+            .map_err(|err| PipelineError::EveLog { path: dp.eve_log.clone(), err })?;
         Box::new(std::io::BufWriter::with_capacity(1 << 20, f))
     };
 
-    let backpressure = if matches!(input, Input::Replay(_)) {
-        Backpressure::Wait
-    } else {
-        Backpressure::Drop
-    };
+    let backpressure = if matches!(input, Input::Replay(_)) { Backpressure::Wait } else { Backpressure::Drop };
     let shared = Arc::new(Shared {
         stop,
         input_done: AtomicBool::new(false),
         workers: (0..nw).map(|_| Arc::new(WorkerStats::default())).collect(),
-        queues: (0..nw)
-            .map(|_| Arc::new(EventQueue::new(dp.eve_queue as usize)))
-            .collect(),
+        queues: (0..nw).map(|_| Arc::new(EventQueue::new(dp.eve_queue as usize))).collect(),
         input_packets: AtomicU64::new(0),
         input_bytes: AtomicU64::new(0),
         input_dropped: AtomicU64::new(0),
@@ -211,33 +171,18 @@ pub fn run(
         std::thread::Builder::new()
             .name("vigil-eve".into())
             .spawn(move || eve_logger(eve_out, &shared.queues, &done))
-            .map_err(|e| PipelineError::EveLog {
-                path: "(logger thread)".into(),
-                err: e,
-            })?
+            .map_err(|e| PipelineError::EveLog { path: "(logger thread)".into(), err: e })?
     };
 
     // Workers.
-    let per_worker_capacity = (cfg.flow.capacity / nw as u32).max(1024);
+    let worker_cfg = cfg.worker_config(nw);
     for (w, lcore) in lcores.iter().enumerate() {
         let src = if rss {
             WorkerSource::Queues(ports.clone())
         } else {
-            WorkerSource::Ring(
-                consumers
-                    .get_mut(w)
-                    .and_then(Option::take)
-                    .ok_or(PipelineError::NotEnoughLcores(w))?,
-            )
+            WorkerSource::Ring(consumers.get_mut(w).and_then(Option::take).ok_or(PipelineError::NotEnoughLcores(w))?)
         };
-        let core = WorkerCore::new(
-            w,
-            per_worker_capacity,
-            cfg.flow.timeouts,
-            shared.queues[w].clone(),
-            backpressure,
-            shared.workers[w].clone(),
-        );
+        let core = WorkerCore::new(w, worker_cfg, shared.queues[w].clone(), backpressure, shared.workers[w].clone());
         let ctx = WorkerCtx {
             w,
             src,
@@ -252,12 +197,7 @@ pub fn run(
 
     // Periodic stats.
     let stats_thread = if dp.stats_period > 0 {
-        let (shared, ports, lcores, json) = (
-            shared.clone(),
-            ports.clone(),
-            lcores.clone(),
-            dp.stats_json.clone(),
-        );
+        let (shared, ports, lcores, json) = (shared.clone(), ports.clone(), lcores.clone(), dp.stats_json.clone());
         let period = Duration::from_secs(dp.stats_period);
         let input_name = input_name(&input);
         Some(std::thread::spawn(move || {
@@ -379,25 +319,15 @@ fn report(
     }
     for (i, (ws, l)) in shared.workers.iter().zip(lcores).enumerate() {
         let mut s = ws.snapshot(i, l.0);
-        s.eve_dropped = shared
-            .queues
-            .get(i)
-            .map(|q| q.dropped.load(Ordering::Relaxed))
-            .unwrap_or(0);
+        s.eve_dropped = shared.queues.get(i).map(|q| q.dropped.load(Ordering::Relaxed)).unwrap_or(0);
         r.workers.push(s);
     }
-    r.compute_totals(
-        shared.input_packets.load(Ordering::Relaxed),
-        shared.input_dropped.load(Ordering::Relaxed),
-    );
+    r.compute_totals(shared.input_packets.load(Ordering::Relaxed), shared.input_dropped.load(Ordering::Relaxed));
     r
 }
 
 pub fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// Picks the worker for a hash: multiply-shift, uniform for any worker count.
@@ -424,12 +354,7 @@ fn flush_pending(pending: &mut [Burst], producers: &mut [RingProducer], shared: 
 }
 
 /// The rx lcore in dispatch mode: poll every port's queue 0, stamp, hash, spread.
-fn dispatch_loop(
-    ports: &[Arc<Port>],
-    producers: &mut [RingProducer],
-    shared: &Shared,
-    clock: &Clock,
-) {
+fn dispatch_loop(ports: &[Arc<Port>], producers: &mut [RingProducer], shared: &Shared, clock: &Clock) {
     let nw = producers.len();
     let mut rx = Burst::new();
     let mut pending: Vec<Burst> = (0..nw).map(|_| Burst::new()).collect();
@@ -459,11 +384,7 @@ fn dispatch_loop(
                         drop(m); // cannot happen: flushed below before a burst fills
                     }
                     if b.is_full() {
-                        flush_pending(
-                            std::slice::from_mut(b),
-                            std::slice::from_mut(&mut producers[w]),
-                            shared,
-                        );
+                        flush_pending(std::slice::from_mut(b), std::slice::from_mut(&mut producers[w]), shared);
                     }
                 }
             }
@@ -534,8 +455,7 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
             idle = idle.saturating_add(1);
             if idle > 1024 {
                 // Idle: let flows expire on wall time (live) and give the core away briefly.
-                ctx.core
-                    .end_burst(if ctx.live { ctx.clock.now_ns() } else { 0 });
+                ctx.core.end_burst(if ctx.live { ctx.clock.now_ns() } else { 0 });
                 std::thread::sleep(Duration::from_micros(if idle > 100_000 { 500 } else { 20 }));
             } else {
                 crate::dpdk::pause();
@@ -570,8 +490,7 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
             }
             None => burst.free_all(),
         }
-        ctx.core
-            .end_burst(if ctx.live { ctx.clock.now_ns() } else { 0 });
+        ctx.core.end_burst(if ctx.live { ctx.clock.now_ns() } else { 0 });
     }
     ctx.core.finish();
     0
@@ -582,10 +501,7 @@ fn send(ports: &[Arc<Port>], out: usize, queue: usize, b: &mut Burst, core: &mut
     if b.is_empty() {
         return;
     }
-    let sent = ports
-        .get(out)
-        .map(|p| p.tx_burst(queue as u16, b))
-        .unwrap_or(0);
+    let sent = ports.get(out).map(|p| p.tx_burst(queue as u16, b)).unwrap_or(0);
     core.counters.tx_pkts += sent as u64;
     core.counters.tx_dropped += b.len() as u64;
     b.free_all();

@@ -15,17 +15,9 @@ pub(super) fn replay(
     shared: &Shared,
 ) -> Result<(), PipelineError> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|err| PipelineError::OpenPcap {
-        path: name.clone(),
-        err,
-    })?;
-    let mut reader =
-        Reader::new(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|err| {
-            PipelineError::Pcap {
-                path: name.clone(),
-                err,
-            }
-        })?;
+    let file = std::fs::File::open(path).map_err(|err| PipelineError::OpenPcap { path: name.clone(), err })?;
+    let mut reader = Reader::new(std::io::BufReader::with_capacity(1 << 20, file))
+        .map_err(|err| PipelineError::Pcap { path: name.clone(), err })?;
     let nw = producers.len();
     let mut pending: Vec<Burst> = (0..nw).map(|_| Burst::new()).collect();
     loop {
@@ -42,18 +34,10 @@ pub(super) fn replay(
             }
         };
         shared.input_packets.fetch_add(1, Ordering::Relaxed);
-        shared
-            .input_bytes
-            .fetch_add(rec.orig_len as u64, Ordering::Relaxed);
+        shared.input_bytes.fetch_add(rec.orig_len as u64, Ordering::Relaxed);
         let hash = dispatch_hash(rec.link, rec.data);
-        let meta = PktMeta {
-            ts_ns: rec.ts_ns,
-            wire_len: rec.orig_len,
-            hash,
-            port: 0,
-            link: rec.link.to_pcap(),
-            _reserved: 0,
-        };
+        let meta =
+            PktMeta { ts_ns: rec.ts_ns, wire_len: rec.orig_len, hash, port: 0, link: rec.link.to_pcap(), _reserved: 0 };
         let m = loop {
             match to_mbuf(pool, rec.data) {
                 Some(m) => break Some(m),
@@ -74,11 +58,7 @@ pub(super) fn replay(
                 shared.input_dropped.fetch_add(1, Ordering::Relaxed);
             }
             if b.is_full() {
-                wait_flush(
-                    std::slice::from_mut(b),
-                    std::slice::from_mut(&mut producers[w]),
-                    shared,
-                );
+                wait_flush(std::slice::from_mut(b), std::slice::from_mut(&mut producers[w]), shared);
             }
         }
     }
@@ -112,8 +92,7 @@ fn wait_flush(pending: &mut [Burst], producers: &mut [RingProducer], shared: &Sh
         while !b.is_empty() {
             p.enqueue(b);
             if !b.is_empty() {
-                if shared.stop.load(Ordering::Relaxed) && shared.input_done.load(Ordering::Relaxed)
-                {
+                if shared.stop.load(Ordering::Relaxed) && shared.input_done.load(Ordering::Relaxed) {
                     b.free_all();
                     break;
                 }

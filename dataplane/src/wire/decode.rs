@@ -22,6 +22,8 @@ pub enum LinkType {
     LinuxSll,
     /// Linux cooked capture v2.
     LinuxSll2,
+    /// PPP (with or without the HDLC address/control bytes).
+    Ppp,
     Unknown(u16),
 }
 
@@ -35,6 +37,7 @@ impl LinkType {
             229 => LinkType::Ipv6,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
+            9 | 50 => LinkType::Ppp,
             n => LinkType::Unknown(n as u16),
         }
     }
@@ -47,6 +50,7 @@ impl LinkType {
             LinkType::Ipv6 => 229,
             LinkType::LinuxSll => 113,
             LinkType::LinuxSll2 => 276,
+            LinkType::Ppp => 9,
             LinkType::Unknown(n) => n,
         }
     }
@@ -112,6 +116,11 @@ decode_events! {
     GreWrongVersion => "decoder.gre.wrong_version",
     ErspanTooSmall => "decoder.erspan.header_too_small",
     TooManyTunnels => "decoder.too_many_layers",
+    PppoeTooSmall => "decoder.pppoe.pkt_too_small",
+    PppTooSmall => "decoder.ppp.pkt_too_small",
+    GtpTooSmall => "decoder.gtp.pkt_too_small",
+    Ipv4TsoZeroLength => "decoder.ipv4.tso_zero_length",
+    CaptureTruncated => "decoder.capture_truncated",
 }
 
 /// Tunnel encapsulations the decoder walks through.
@@ -125,6 +134,9 @@ pub enum TunnelKind {
     Gre = 3,
     Erspan = 4,
     IpInIp = 5,
+    /// GTP-U (UDP 2152). Its TEID differs per direction, so it is shown but not part of
+    /// the flow's zone.
+    Gtp = 6,
 }
 
 impl TunnelKind {
@@ -136,6 +148,7 @@ impl TunnelKind {
             TunnelKind::Gre => "gre",
             TunnelKind::Erspan => "erspan",
             TunnelKind::IpInIp => "ipip",
+            TunnelKind::Gtp => "gtp",
         }
     }
 }
@@ -223,6 +236,9 @@ pub struct Decoded {
     pub tunnel: Option<Tunnel>,
     /// A non-fatal oddity (decoding went on).
     pub anomaly: Option<DecodeEvent>,
+    /// The capture cut the frame short (snaplen): lengths in headers that run past the
+    /// frame are clamped to it instead of being errors.
+    pub truncated: bool,
 }
 
 impl Decoded {
@@ -232,17 +248,16 @@ impl Decoded {
     /// The transport payload within `frame` (empty when there is none).
     pub fn payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
         let s = self.payload_off as usize;
-        frame
-            .get(s..s + self.payload_len as usize)
-            .unwrap_or_default()
+        frame.get(s..s + self.payload_len as usize).unwrap_or_default()
     }
     /// The tracking zone: VLAN ids and the tunnel's kind and id, so equal inner addresses
     /// in different VLANs or tenants stay different flows.
     pub fn zone(&self) -> u64 {
-        let (kind, id) = self
-            .tunnel
-            .map(|t| (t.kind as u64, t.id as u64))
-            .unwrap_or((0, 0));
+        let (kind, id) = match self.tunnel {
+            Some(t) if t.kind == TunnelKind::Gtp => (t.kind as u64, 0),
+            Some(t) => (t.kind as u64, t.id as u64),
+            None => (0, 0),
+        };
         (self.vlan[0] as u64) | (self.vlan[1] as u64) << 12 | kind << 24 | id << 32
     }
 }
@@ -333,6 +348,20 @@ mod gre {
     pub const F_SEQ: u16 = 0x1000;
     pub const VERSION_MASK: u16 = 0x0007;
 }
+mod gtp {
+    pub const PORT: u16 = 2152;
+    pub const FLAGS: usize = 0;
+    pub const MSG_TYPE: usize = 1;
+    pub const TEID: usize = 4;
+    pub const HEADER_LEN: usize = 8;
+    /// E, S or PN: the 4-byte optional field (sequence, N-PDU, next extension type) is present.
+    pub const FLAGS_OPT: u8 = 0x07;
+    pub const FLAG_EXT: u8 = 0x04;
+    pub const T_PDU: u8 = 0xff;
+}
+mod pppoe {
+    pub const HEADER_LEN: usize = 6;
+}
 mod erspan {
     /// Type II: version/VLAN, COS/EN/T/session id, reserved/index.
     pub const II_HEADER_LEN: usize = 8;
@@ -350,6 +379,9 @@ const ETH_P_QINQ_OLD: u16 = 0x9100;
 const ETH_P_TEB: u16 = 0x6558;
 const ETH_P_ERSPAN2: u16 = 0x88be;
 const ETH_P_ERSPAN3: u16 = 0x22eb;
+const ETH_P_PPPOE_SESS: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_IPV6: u8 = 41;
 const IPPROTO_GRE: u8 = 47;
@@ -359,7 +391,14 @@ const MAX_VLAN_LAYERS: usize = 3;
 /// (a non-IP frame is Ok with `ip == None`); Err names where and why it stopped, with the
 /// layers before that point left in `out`.
 pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
-    *out = Decoded::default();
+    decode_captured(link, frame, frame.len() as u32, out)
+}
+
+/// As [`decode`], for a frame that was `wire_len` bytes on the wire: when the capture cut
+/// it short, IP and UDP lengths that run past the captured bytes are clamped (and the
+/// packet marked `truncated`) instead of failing, as tshark does.
+pub fn decode_captured(link: LinkType, frame: &[u8], wire_len: u32, out: &mut Decoded) -> Result<(), DecodeEvent> {
+    *out = Decoded { truncated: wire_len as usize > frame.len(), ..Decoded::default() };
     let (ethertype, off) = match link {
         LinkType::Ethernet => decode_ethernet(frame, 0, out)?,
         LinkType::Raw => match frame.first().map(|b| b >> 4) {
@@ -383,6 +422,11 @@ pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), Dec
         }
         LinkType::LinuxSll => (be16(frame, 14).ok_or(DecodeEvent::SllTooSmall)?, 16),
         LinkType::LinuxSll2 => (be16(frame, 0).ok_or(DecodeEvent::SllTooSmall)?, 20),
+        LinkType::Ppp => {
+            // Optional HDLC address/control (ff 03), then a 1- or 2-byte protocol.
+            let p = if frame.get(0..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
+            ppp_protocol(frame, p)?
+        }
         LinkType::Unknown(_) => return Err(DecodeEvent::UnknownLinkType),
     };
     if frame.len() < off {
@@ -391,31 +435,45 @@ pub fn decode(link: LinkType, frame: &[u8], out: &mut Decoded) -> Result<(), Dec
     decode_network(frame, ethertype, off, out)
 }
 
-fn decode_network(
-    frame: &[u8],
-    ethertype: u16,
-    off: usize,
-    out: &mut Decoded,
-) -> Result<(), DecodeEvent> {
+/// A PPP protocol field at `off` as the EtherType it carries, and the payload offset.
+fn ppp_protocol(frame: &[u8], off: usize) -> Result<(u16, usize), DecodeEvent> {
+    let first = *frame.get(off).ok_or(DecodeEvent::PppTooSmall)?;
+    let (proto, len) =
+        if first & 1 == 1 { (first as u16, 1) } else { (be16(frame, off).ok_or(DecodeEvent::PppTooSmall)?, 2) };
+    let ethertype = match proto {
+        PPP_IPV4 => ETH_P_IPV4,
+        PPP_IPV6 => ETH_P_IPV6,
+        _ => 0,
+    };
+    Ok((ethertype, off + len))
+}
+
+fn decode_network(frame: &[u8], ethertype: u16, off: usize, out: &mut Decoded) -> Result<(), DecodeEvent> {
     out.ethertype = ethertype;
     match ethertype {
         ETH_P_IPV4 => decode_ipv4(frame, off, out),
         ETH_P_IPV6 => decode_ipv6(frame, off, out),
+        ETH_P_PPPOE_SESS => {
+            if frame.len() < off + pppoe::HEADER_LEN {
+                return Err(DecodeEvent::PppoeTooSmall);
+            }
+            let (ethertype, off) =
+                ppp_protocol(frame, off + pppoe::HEADER_LEN).map_err(|_| DecodeEvent::PppoeTooSmall)?;
+            match ethertype {
+                ETH_P_IPV4 | ETH_P_IPV6 => decode_network(frame, ethertype, off, out),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
 
 /// Ethernet (and VLAN tags) at `off`; returns the payload's EtherType and offset.
-fn decode_ethernet(
-    frame: &[u8],
-    off: usize,
-    out: &mut Decoded,
-) -> Result<(u16, usize), DecodeEvent> {
+fn decode_ethernet(frame: &[u8], off: usize, out: &mut Decoded) -> Result<(u16, usize), DecodeEvent> {
     if frame.len() < off + ethernet::HEADER_LEN {
         return Err(DecodeEvent::EthernetTooSmall);
     }
-    let mut ethertype =
-        be16(frame, off + ethernet::ETHERTYPE).ok_or(DecodeEvent::EthernetTooSmall)?;
+    let mut ethertype = be16(frame, off + ethernet::ETHERTYPE).ok_or(DecodeEvent::EthernetTooSmall)?;
     let mut off = off + ethernet::HEADER_LEN;
     let mut layers = 0usize;
     while matches!(ethertype, ETH_P_VLAN | ETH_P_QINQ | ETH_P_QINQ_OLD) {
@@ -447,12 +505,24 @@ fn decode_ipv4(frame: &[u8], off: usize, out: &mut Decoded) -> Result<(), Decode
     if hlen < ipv4::MIN_LEN {
         return Err(DecodeEvent::Ipv4HlenTooSmall);
     }
-    let total = be16(h, ipv4::TOTAL_LEN).unwrap_or(0) as usize;
+    let mut total = be16(h, ipv4::TOTAL_LEN).unwrap_or(0) as usize;
+    if total == 0 && h.len() >= hlen {
+        // Captured on the sending host before segmentation offload filled it in.
+        total = h.len();
+        out.anomaly = Some(DecodeEvent::Ipv4TsoZeroLength);
+    }
     if total < hlen {
         return Err(DecodeEvent::Ipv4IplenSmallerThanHlen);
     }
-    if total > h.len() || hlen > h.len() {
+    if hlen > h.len() {
         return Err(DecodeEvent::Ipv4TruncPkt);
+    }
+    if total > h.len() {
+        if !out.truncated {
+            return Err(DecodeEvent::Ipv4TruncPkt);
+        }
+        total = h.len();
+        out.anomaly = Some(DecodeEvent::CaptureTruncated);
     }
     out.ip = IpVersion::V4;
     out.l3_off = off as u16;
@@ -485,13 +555,13 @@ fn decode_ipv6(frame: &[u8], off: usize, out: &mut Decoded) -> Result<(), Decode
     }
     let plen = be16(h, ipv6::PAYLOAD_LEN).unwrap_or(0) as usize;
     // A zero payload length means a jumbogram (hop-by-hop option); take the frame's length.
-    let total = if plen == 0 {
-        h.len()
-    } else {
-        ipv6::HEADER_LEN + plen
-    };
+    let mut total = if plen == 0 { h.len() } else { ipv6::HEADER_LEN + plen };
     if total > h.len() {
-        return Err(DecodeEvent::Ipv6TruncPkt);
+        if !out.truncated {
+            return Err(DecodeEvent::Ipv6TruncPkt);
+        }
+        total = h.len();
+        out.anomaly = Some(DecodeEvent::CaptureTruncated);
     }
     out.ip = IpVersion::V6;
     out.l3_off = off as u16;
@@ -561,22 +631,14 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
     match out.proto {
         ip_proto::TCP => {
             if seg.len() < tcp::MIN_LEN {
-                return if partial {
-                    Ok(())
-                } else {
-                    Err(DecodeEvent::TcpTooSmall)
-                };
+                return if partial { Ok(()) } else { Err(DecodeEvent::TcpTooSmall) };
             }
             let hlen = ((seg[tcp::DATA_OFF] >> 4) as usize) * 4;
             if hlen < tcp::MIN_LEN {
                 return Err(DecodeEvent::TcpHlenTooSmall);
             }
             if hlen > seg.len() {
-                return if partial {
-                    Ok(())
-                } else {
-                    Err(DecodeEvent::TcpTooSmall)
-                };
+                return if partial { Ok(()) } else { Err(DecodeEvent::TcpTooSmall) };
             }
             out.src_port = be16(seg, tcp::SRC_PORT).unwrap_or(0);
             out.dst_port = be16(seg, tcp::DST_PORT).unwrap_or(0);
@@ -593,11 +655,7 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
         }
         ip_proto::UDP => {
             if seg.len() < udp::HEADER_LEN {
-                return if partial {
-                    Ok(())
-                } else {
-                    Err(DecodeEvent::UdpTooSmall)
-                };
+                return if partial { Ok(()) } else { Err(DecodeEvent::UdpTooSmall) };
             }
             let ulen = be16(seg, udp::LENGTH).unwrap_or(0) as usize;
             out.src_port = be16(seg, udp::SRC_PORT).unwrap_or(0);
@@ -608,13 +666,15 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
                 out.payload_len = (seg.len() - udp::HEADER_LEN) as u16;
                 return Ok(());
             }
-            if ulen < udp::HEADER_LEN || ulen > seg.len() {
+            if ulen < udp::HEADER_LEN || (ulen > seg.len() && !out.truncated) {
                 return Err(DecodeEvent::UdpHlenInvalid);
             }
-            out.payload_len = (ulen - udp::HEADER_LEN) as u16;
+            out.payload_len = (ulen.min(seg.len()) - udp::HEADER_LEN) as u16;
             match out.dst_port {
                 vxlan::PORT => return decode_vxlan(frame, out),
                 geneve::PORT => return decode_geneve(frame, out),
+                gtp::PORT => return decode_gtp(frame, out),
+                _ if out.src_port == gtp::PORT => return decode_gtp(frame, out),
                 _ => {}
             }
         }
@@ -643,11 +703,7 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
         }
         ip_proto::SCTP => {
             if seg.len() < 12 {
-                return if partial {
-                    Ok(())
-                } else {
-                    Err(DecodeEvent::SctpTooSmall)
-                };
+                return if partial { Ok(()) } else { Err(DecodeEvent::SctpTooSmall) };
             }
             out.src_port = be16(seg, 0).unwrap_or(0);
             out.dst_port = be16(seg, 2).unwrap_or(0);
@@ -661,12 +717,8 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
             if !partial {
                 match out.proto {
                     IPPROTO_GRE => return decode_gre(frame, out),
-                    IPPROTO_IPIP => {
-                        return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV4, off, out)
-                    }
-                    IPPROTO_IPV6 => {
-                        return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV6, off, out)
-                    }
+                    IPPROTO_IPIP => return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV4, off, out),
+                    IPPROTO_IPV6 => return enter_tunnel(frame, TunnelKind::IpInIp, 0, ETH_P_IPV6, off, out),
                     _ => {}
                 }
             }
@@ -762,40 +814,60 @@ fn enter_tunnel(
         vlan_count: out.vlan_count,
         tunnel: Some(t),
         anomaly: out.anomaly,
+        truncated: out.truncated,
         ..Decoded::default()
     };
-    let (ethertype, off) = if ethertype == ETH_P_TEB {
-        decode_ethernet(frame, off, out)?
-    } else {
-        (ethertype, off)
-    };
+    let (ethertype, off) = if ethertype == ETH_P_TEB { decode_ethernet(frame, off, out)? } else { (ethertype, off) };
     decode_network(frame, ethertype, off, out)
 }
 
 fn decode_vxlan(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
     let p = out.payload_off as usize;
-    let h = frame
-        .get(p..p + vxlan::HEADER_LEN)
-        .ok_or(DecodeEvent::VxlanTooSmall)?;
+    let h = frame.get(p..p + vxlan::HEADER_LEN).ok_or(DecodeEvent::VxlanTooSmall)?;
     if h[vxlan::FLAGS] & vxlan::FLAG_VNI == 0 {
         return Ok(()); // not VXLAN after all: leave it as UDP
     }
     let vni = be32(h, vxlan::VNI).unwrap_or(0) >> 8;
-    enter_tunnel(
-        frame,
-        TunnelKind::Vxlan,
-        vni,
-        ETH_P_TEB,
-        p + vxlan::HEADER_LEN,
-        out,
-    )
+    enter_tunnel(frame, TunnelKind::Vxlan, vni, ETH_P_TEB, p + vxlan::HEADER_LEN, out)
+}
+
+/// GTPv1-U: a T-PDU carries a user IP packet; other message types (echo, error
+/// indication, ...) stay plain UDP.
+fn decode_gtp(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
+    let p = out.payload_off as usize;
+    let h = frame.get(p..p + gtp::HEADER_LEN).ok_or(DecodeEvent::GtpTooSmall)?;
+    if h[gtp::FLAGS] >> 5 != 1 || h[gtp::MSG_TYPE] != gtp::T_PDU {
+        return Ok(());
+    }
+    let teid = be32(h, gtp::TEID).unwrap_or(0);
+    let mut q = p + gtp::HEADER_LEN;
+    if h[gtp::FLAGS] & gtp::FLAGS_OPT != 0 {
+        // Sequence (2), N-PDU (1), next extension type (1).
+        let mut next = *frame.get(q + 3).ok_or(DecodeEvent::GtpTooSmall)?;
+        q += 4;
+        // Extension headers: length in 4-byte units, last byte is the next type.
+        let mut guard = 0;
+        while h[gtp::FLAGS] & gtp::FLAG_EXT != 0 && next != 0 {
+            let units = *frame.get(q).ok_or(DecodeEvent::GtpTooSmall)? as usize;
+            if units == 0 || guard == 8 {
+                return Err(DecodeEvent::GtpTooSmall);
+            }
+            q += units * 4;
+            next = *frame.get(q - 1).ok_or(DecodeEvent::GtpTooSmall)?;
+            guard += 1;
+        }
+    }
+    let ethertype = match frame.get(q).map(|b| b >> 4) {
+        Some(4) => ETH_P_IPV4,
+        Some(6) => ETH_P_IPV6,
+        _ => return Ok(()),
+    };
+    enter_tunnel(frame, TunnelKind::Gtp, teid, ethertype, q, out)
 }
 
 fn decode_geneve(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
     let p = out.payload_off as usize;
-    let h = frame
-        .get(p..p + geneve::HEADER_LEN)
-        .ok_or(DecodeEvent::GeneveTooSmall)?;
+    let h = frame.get(p..p + geneve::HEADER_LEN).ok_or(DecodeEvent::GeneveTooSmall)?;
     if h[geneve::VER_OPTLEN] >> 6 != 0 {
         return Ok(()); // unknown version: leave it as UDP
     }
@@ -807,9 +879,7 @@ fn decode_geneve(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
         return Err(DecodeEvent::GeneveTooSmall);
     }
     match proto {
-        ETH_P_TEB | ETH_P_IPV4 | ETH_P_IPV6 => {
-            enter_tunnel(frame, TunnelKind::Geneve, vni, proto, inner, out)
-        }
+        ETH_P_TEB | ETH_P_IPV4 | ETH_P_IPV6 => enter_tunnel(frame, TunnelKind::Geneve, vni, proto, inner, out),
         _ => Ok(()),
     }
 }
@@ -820,11 +890,7 @@ fn decode_gre(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
     let proto = be16(frame, p + gre::PROTO).ok_or(DecodeEvent::GreTooSmall)?;
     if flags & gre::VERSION_MASK != 0 || flags & gre::F_ROUTING != 0 {
         // Version 1 is PPTP's enhanced GRE (PPP inside); source routing is obsolete.
-        return if flags & gre::VERSION_MASK > 1 {
-            Err(DecodeEvent::GreWrongVersion)
-        } else {
-            Ok(())
-        };
+        return if flags & gre::VERSION_MASK > 1 { Err(DecodeEvent::GreWrongVersion) } else { Ok(()) };
     }
     let mut q = p + gre::HEADER_LEN;
     if flags & gre::F_CSUM != 0 {
@@ -842,27 +908,14 @@ fn decode_gre(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
         return Err(DecodeEvent::GreTooSmall);
     }
     match proto {
-        ETH_P_IPV4 | ETH_P_IPV6 | ETH_P_TEB => {
-            enter_tunnel(frame, TunnelKind::Gre, key, proto, q, out)
-        }
+        ETH_P_IPV4 | ETH_P_IPV6 | ETH_P_TEB => enter_tunnel(frame, TunnelKind::Gre, key, proto, q, out),
         ETH_P_ERSPAN2 => {
-            let h = frame
-                .get(q..q + erspan::II_HEADER_LEN)
-                .ok_or(DecodeEvent::ErspanTooSmall)?;
+            let h = frame.get(q..q + erspan::II_HEADER_LEN).ok_or(DecodeEvent::ErspanTooSmall)?;
             let session = (be16(h, erspan::SESSION).unwrap_or(0) & 0x03ff) as u32;
-            enter_tunnel(
-                frame,
-                TunnelKind::Erspan,
-                session,
-                ETH_P_TEB,
-                q + erspan::II_HEADER_LEN,
-                out,
-            )
+            enter_tunnel(frame, TunnelKind::Erspan, session, ETH_P_TEB, q + erspan::II_HEADER_LEN, out)
         }
         ETH_P_ERSPAN3 => {
-            let h = frame
-                .get(q..q + erspan::III_HEADER_LEN)
-                .ok_or(DecodeEvent::ErspanTooSmall)?;
+            let h = frame.get(q..q + erspan::III_HEADER_LEN).ok_or(DecodeEvent::ErspanTooSmall)?;
             let session = (be16(h, erspan::SESSION).unwrap_or(0) & 0x03ff) as u32;
             let mut inner = q + erspan::III_HEADER_LEN;
             if h[erspan::III_HEADER_LEN - 1] & erspan::III_FLAG_O != 0 {
@@ -900,7 +953,17 @@ pub fn dispatch_hash(link: LinkType, frame: &[u8]) -> u32 {
         },
         LinkType::LinuxSll => (be16(frame, 14).unwrap_or(0), 16),
         LinkType::LinuxSll2 => (be16(frame, 0).unwrap_or(0), 20),
+        LinkType::Ppp => {
+            let p = if frame.get(0..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
+            ppp_protocol(frame, p).unwrap_or((0, 0))
+        }
         LinkType::Unknown(_) => return 0,
+    };
+    // PPPoE: hash the IP packet inside the session.
+    let (ethertype, off) = if ethertype == ETH_P_PPPOE_SESS {
+        ppp_protocol(frame, off + pppoe::HEADER_LEN).unwrap_or((0, 0))
+    } else {
+        (ethertype, off)
     };
     let (a, b) = match ethertype {
         ETH_P_IPV4 => match (frame.get(off + 12..off + 16), frame.get(off + 16..off + 20)) {
@@ -927,9 +990,7 @@ fn fold(b: &[u8]) -> u64 {
         if let Some(dst) = w.get_mut(..chunk.len()) {
             dst.copy_from_slice(chunk);
         }
-        h = (h ^ u64::from_le_bytes(w))
-            .wrapping_mul(0x0000_0100_0000_01B3)
-            .rotate_left(17);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(17);
     }
     h
 }
@@ -941,9 +1002,7 @@ mod tests {
     fn eth_ipv4_udp() -> Vec<u8> {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x81, 0x00, 0x00, 0x64, 0x08, 0x00]); // VLAN 100, IPv4
-        f.extend_from_slice(&[
-            0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ]);
+        f.extend_from_slice(&[0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
         f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 12, 0, 0, b'a', b'b', b'c', b'd']);
         f.extend_from_slice(&[0u8; 6]); // Ethernet padding
         f
@@ -966,28 +1025,16 @@ mod tests {
     fn truncated_ipv4_is_named() {
         let f = eth_ipv4_udp();
         let mut d = Decoded::default();
-        assert_eq!(
-            decode(LinkType::Ethernet, &f[..30], &mut d),
-            Err(DecodeEvent::Ipv4TooSmall)
-        );
+        assert_eq!(decode(LinkType::Ethernet, &f[..30], &mut d), Err(DecodeEvent::Ipv4TooSmall));
         let mut g = f.clone();
         g[18] = 0x44; // IHL 4
-        assert_eq!(
-            decode(LinkType::Ethernet, &g, &mut d),
-            Err(DecodeEvent::Ipv4HlenTooSmall)
-        );
+        assert_eq!(decode(LinkType::Ethernet, &g, &mut d), Err(DecodeEvent::Ipv4HlenTooSmall));
         let mut g = f.clone();
         g[21] = 200; // total length past the frame
-        assert_eq!(
-            decode(LinkType::Ethernet, &g, &mut d),
-            Err(DecodeEvent::Ipv4TruncPkt)
-        );
+        assert_eq!(decode(LinkType::Ethernet, &g, &mut d), Err(DecodeEvent::Ipv4TruncPkt));
         let mut g = f.clone();
         g[18] = 0x55;
-        assert_eq!(
-            decode(LinkType::Ethernet, &g, &mut d),
-            Err(DecodeEvent::Ipv4WrongVersion)
-        );
+        assert_eq!(decode(LinkType::Ethernet, &g, &mut d), Err(DecodeEvent::Ipv4WrongVersion));
     }
 
     #[test]
@@ -998,10 +1045,7 @@ mod tests {
         let (s, t) = (f[30..34].to_vec(), f[34..38].to_vec());
         g[30..34].copy_from_slice(&t);
         g[34..38].copy_from_slice(&s);
-        assert_eq!(
-            dispatch_hash(LinkType::Ethernet, &f),
-            dispatch_hash(LinkType::Ethernet, &g)
-        );
+        assert_eq!(dispatch_hash(LinkType::Ethernet, &f), dispatch_hash(LinkType::Ethernet, &g));
         assert_ne!(dispatch_hash(LinkType::Ethernet, &f), 0);
     }
 
@@ -1017,15 +1061,7 @@ mod tests {
 
     fn inner_udp() -> Vec<u8> {
         use crate::testgen::{udp_frame, Vlan};
-        udp_frame(
-            Vlan::None,
-            [192, 168, 0, 1].into(),
-            [192, 168, 0, 2].into(),
-            1111,
-            2222,
-            b"inner",
-            true,
-        )
+        udp_frame(Vlan::None, [192, 168, 0, 1].into(), [192, 168, 0, 2].into(), 1111, 2222, b"inner", true)
     }
 
     #[test]
@@ -1043,19 +1079,11 @@ mod tests {
             let f = encapsulate(encap, [10, 9, 9, 1], [10, 9, 9, 2], &inner_udp());
             let mut d = Decoded::default();
             decode(LinkType::Ethernet, &f, &mut d).unwrap_or_else(|e| panic!("{encap:?}: {e:?}"));
-            assert_eq!(
-                (d.proto, d.src_port, d.dst_port),
-                (17, 1111, 2222),
-                "{encap:?}"
-            );
+            assert_eq!((d.proto, d.src_port, d.dst_port), (17, 1111, 2222), "{encap:?}");
             assert_eq!(&d.src[..4], &[192, 168, 0, 1]);
             assert_eq!(d.payload(&f), b"inner");
             let t = d.tunnel.unwrap();
-            assert_eq!(
-                (t.kind, t.id, t.depth, t.outer_proto),
-                (kind, id, 1, outer_proto),
-                "{encap:?}"
-            );
+            assert_eq!((t.kind, t.id, t.depth, t.outer_proto), (kind, id, 1, outer_proto), "{encap:?}");
             assert_eq!(&t.outer_src[..4], &[10, 9, 9, 1]);
             // Every truncation is an event or a shorter decode, never a panic.
             for n in 0..f.len() {
@@ -1069,23 +1097,14 @@ mod tests {
         use crate::testgen::{encapsulate, Encap};
         let mut f = inner_udp();
         for depth in 1..=MAX_TUNNEL_DEPTH + 1 {
-            f = encapsulate(
-                Encap::Vxlan(depth as u32),
-                [10, 0, 0, depth],
-                [10, 0, 0, 100],
-                &f,
-            );
+            f = encapsulate(Encap::Vxlan(depth as u32), [10, 0, 0, depth], [10, 0, 0, 100], &f);
             let mut d = Decoded::default();
             let r = decode(LinkType::Ethernet, &f, &mut d);
             if depth <= MAX_TUNNEL_DEPTH {
                 r.unwrap();
                 assert_eq!(d.tunnel.unwrap().depth, depth);
                 assert_eq!(d.tunnel.unwrap().id, 1, "innermost VNI");
-                assert_eq!(
-                    &d.tunnel.unwrap().outer_src[..4],
-                    &[10, 0, 0, depth],
-                    "outermost addresses"
-                );
+                assert_eq!(&d.tunnel.unwrap().outer_src[..4], &[10, 0, 0, depth], "outermost addresses");
             } else {
                 assert_eq!(r, Err(DecodeEvent::TooManyTunnels));
             }
@@ -1097,40 +1116,19 @@ mod tests {
         use crate::testgen::{encapsulate, Encap};
         let mut a = Decoded::default();
         let mut b = Decoded::default();
-        decode(
-            LinkType::Ethernet,
-            &encapsulate(Encap::Vxlan(1), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()),
-            &mut a,
-        )
-        .unwrap();
-        decode(
-            LinkType::Ethernet,
-            &encapsulate(Encap::Vxlan(2), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()),
-            &mut b,
-        )
-        .unwrap();
+        decode(LinkType::Ethernet, &encapsulate(Encap::Vxlan(1), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()), &mut a)
+            .unwrap();
+        decode(LinkType::Ethernet, &encapsulate(Encap::Vxlan(2), [1, 1, 1, 1], [2, 2, 2, 2], &inner_udp()), &mut b)
+            .unwrap();
         assert_ne!(a.zone(), b.zone());
     }
 
     #[test]
     fn tcp_options_and_bad_option_length() {
         use crate::testgen::{tcp_frame, Vlan};
-        let mut f = tcp_frame(
-            Vlan::None,
-            [1, 1, 1, 1].into(),
-            [2, 2, 2, 2].into(),
-            1,
-            2,
-            100,
-            None,
-            "S",
-            &[],
-            true,
-        );
+        let mut f = tcp_frame(Vlan::None, [1, 1, 1, 1].into(), [2, 2, 2, 2].into(), 1, 2, 100, None, "S", &[], true);
         // Rebuild with options: MSS 1460, SACK-permitted, timestamps, NOP, window scale 7.
-        let opts = [
-            2u8, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
-        ];
+        let opts = [2u8, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7];
         f.splice(54..54, opts.iter().copied());
         f[46] = (((20 + opts.len()) / 4) << 4) as u8;
         f[16..18].copy_from_slice(&((40 + opts.len()) as u16).to_be_bytes());
@@ -1138,12 +1136,7 @@ mod tests {
         decode(LinkType::Ethernet, &f, &mut d).unwrap();
         assert_eq!(
             d.tcp_opts,
-            TcpOptions {
-                mss: 1460,
-                wscale: Some(7),
-                sack_permitted: true,
-                timestamp: Some((1, 2))
-            }
+            TcpOptions { mss: 1460, wscale: Some(7), sack_permitted: true, timestamp: Some((1, 2)) }
         );
         assert_eq!(d.anomaly, None);
         f[55] = 40; // MSS option claims 40 bytes
@@ -1154,18 +1147,8 @@ mod tests {
     #[test]
     fn icmp_error_quotes_the_original_flow() {
         use crate::testgen::{tcp_frame, Vlan};
-        let orig = tcp_frame(
-            Vlan::None,
-            [10, 0, 0, 1].into(),
-            [10, 0, 0, 2].into(),
-            40000,
-            80,
-            1,
-            None,
-            "S",
-            &[],
-            true,
-        );
+        let orig =
+            tcp_frame(Vlan::None, [10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 40000, 80, 1, None, "S", &[], true);
         let mut icmp = vec![3u8, 1, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&orig[14..14 + 28]);
         let mut f = Vec::new();

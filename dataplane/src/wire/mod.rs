@@ -10,8 +10,8 @@ mod decode;
 pub mod pcap;
 
 pub use decode::{
-    decode, dispatch_hash, DecodeEvent, Decoded, IcmpQuote, IpVersion, LinkType, TcpOptions,
-    Tunnel, TunnelKind, DECODE_EVENT_COUNT, MAX_TUNNEL_DEPTH,
+    decode, decode_captured, dispatch_hash, DecodeEvent, Decoded, IcmpQuote, IpVersion, LinkType, TcpOptions, Tunnel,
+    TunnelKind, DECODE_EVENT_COUNT, MAX_TUNNEL_DEPTH,
 };
 
 /// TCP flag bits as on the wire.

@@ -16,7 +16,9 @@ const MAX_INTERFACES: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PcapError {
-    #[error("not a pcap or pcapng file (first bytes {0:02x?}); give a capture written by tcpdump, tshark or Wireshark")]
+    #[error(
+        "not a pcap or pcapng file (first bytes {0:02x?}); give a capture written by tcpdump, tshark or Wireshark"
+    )]
     NotPcap([u8; 4]),
     #[error("file ends inside a {what} at byte {offset}: the capture is truncated")]
     Truncated { what: &'static str, offset: u64 },
@@ -46,15 +48,8 @@ struct Iface {
 }
 
 enum Format {
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        link: LinkType,
-    },
-    Pcapng {
-        big_endian: bool,
-        ifaces: Vec<Iface>,
-    },
+    Pcap { big_endian: bool, nanos: bool, link: LinkType },
+    Pcapng { big_endian: bool, ifaces: Vec<Iface> },
 }
 
 /// Streaming reader over any `Read`.
@@ -95,12 +90,7 @@ fn arr2(b: &[u8], off: usize) -> [u8; 2] {
 }
 
 /// Reads exactly `buf.len()` bytes; Ok(false) on a clean EOF before the first byte.
-fn read_full<R: Read>(
-    src: &mut R,
-    buf: &mut [u8],
-    what: &'static str,
-    offset: u64,
-) -> Result<bool, PcapError> {
+fn read_full<R: Read>(src: &mut R, buf: &mut [u8], what: &'static str, offset: u64) -> Result<bool, PcapError> {
     let mut got = 0;
     while got < buf.len() {
         let n = match src.read(buf.get_mut(got..).unwrap_or_default()) {
@@ -109,11 +99,7 @@ fn read_full<R: Read>(
             Err(e) => return Err(e.into()),
         };
         if n == 0 {
-            return if got == 0 {
-                Ok(false)
-            } else {
-                Err(PcapError::Truncated { what, offset })
-            };
+            return if got == 0 { Ok(false) } else { Err(PcapError::Truncated { what, offset }) };
         }
         got += n;
     }
@@ -137,39 +123,21 @@ impl<R: Read> Reader<R> {
         if let Some((be, nanos)) = pcap {
             let mut rest = [0u8; 20];
             if !read_full(&mut src, &mut rest, "file header", 4)? {
-                return Err(PcapError::Truncated {
-                    what: "file header",
-                    offset: 4,
-                });
+                return Err(PcapError::Truncated { what: "file header", offset: 4 });
             }
             let link = LinkType::from_pcap(u32_of(arr4(&rest, 16), be) & 0x0fff_ffff);
-            return Ok(Reader {
-                src,
-                fmt: Format::Pcap {
-                    big_endian: be,
-                    nanos,
-                    link,
-                },
-                buf: Vec::new(),
-                offset: 24,
-            });
+            return Ok(Reader { src, fmt: Format::Pcap { big_endian: be, nanos, link }, buf: Vec::new(), offset: 24 });
         }
         if m == 0x0a0d_0d0a {
             let mut r = Reader {
                 src,
-                fmt: Format::Pcapng {
-                    big_endian: false,
-                    ifaces: Vec::new(),
-                },
+                fmt: Format::Pcapng { big_endian: false, ifaces: Vec::new() },
                 buf: Vec::new(),
                 offset: 0,
             };
             let mut len = [0u8; 4];
             if !read_full(&mut r.src, &mut len, "section header", 4)? {
-                return Err(PcapError::Truncated {
-                    what: "section header",
-                    offset: 4,
-                });
+                return Err(PcapError::Truncated { what: "section header", offset: 4 });
             }
             r.read_section(0, len)?;
             return Ok(r);
@@ -190,61 +158,35 @@ impl<R: Read> Reader<R> {
     fn read_section(&mut self, at: u64, len_raw: [u8; 4]) -> Result<(), PcapError> {
         let mut bom = [0u8; 4];
         if !read_full(&mut self.src, &mut bom, "section header", at + 8)? {
-            return Err(PcapError::Truncated {
-                what: "section header",
-                offset: at + 8,
-            });
+            return Err(PcapError::Truncated { what: "section header", offset: at + 8 });
         }
         let be = match u32::from_le_bytes(bom) {
             0x1a2b_3c4d => false,
             0x4d3c_2b1a => true,
-            _ => {
-                return Err(PcapError::BadBlock {
-                    offset: at,
-                    why: "bad byte-order magic",
-                })
-            }
+            _ => return Err(PcapError::BadBlock { offset: at, why: "bad byte-order magic" }),
         };
         let len = u32_of(len_raw, be) as usize;
         if !(28..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
-            return Err(PcapError::BadBlock {
-                offset: at,
-                why: "bad section header length",
-            });
+            return Err(PcapError::BadBlock { offset: at, why: "bad section header length" });
         }
         self.buf.resize(len - 12, 0);
         if !read_full(&mut self.src, &mut self.buf, "section header", at + 12)? {
-            return Err(PcapError::Truncated {
-                what: "section header",
-                offset: at + 12,
-            });
+            return Err(PcapError::Truncated { what: "section header", offset: at + 12 });
         }
         self.offset = at + len as u64;
-        self.fmt = Format::Pcapng {
-            big_endian: be,
-            ifaces: Vec::new(),
-        };
+        self.fmt = Format::Pcapng { big_endian: be, ifaces: Vec::new() };
         Ok(())
     }
 
     /// The next packet, or `None` at the end of the file.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, PcapError> {
         match self.fmt {
-            Format::Pcap {
-                big_endian,
-                nanos,
-                link,
-            } => self.next_pcap(big_endian, nanos, link),
+            Format::Pcap { big_endian, nanos, link } => self.next_pcap(big_endian, nanos, link),
             Format::Pcapng { .. } => self.next_pcapng(),
         }
     }
 
-    fn next_pcap(
-        &mut self,
-        be: bool,
-        nanos: bool,
-        link: LinkType,
-    ) -> Result<Option<Record<'_>>, PcapError> {
+    fn next_pcap(&mut self, be: bool, nanos: bool, link: LinkType) -> Result<Option<Record<'_>>, PcapError> {
         let mut h = [0u8; 16];
         let at = self.offset;
         if !read_full(&mut self.src, &mut h, "record header", at)? {
@@ -255,27 +197,15 @@ impl<R: Read> Reader<R> {
         let caplen = u32_of(arr4(&h, 8), be) as usize;
         let orig = u32_of(arr4(&h, 12), be);
         if caplen > MAX_RECORD_LEN {
-            return Err(PcapError::TooLarge {
-                offset: at,
-                len: caplen,
-                max: MAX_RECORD_LEN,
-            });
+            return Err(PcapError::TooLarge { offset: at, len: caplen, max: MAX_RECORD_LEN });
         }
         self.buf.resize(caplen, 0);
         if caplen > 0 && !read_full(&mut self.src, &mut self.buf, "record", at + 16)? {
-            return Err(PcapError::Truncated {
-                what: "record",
-                offset: at + 16,
-            });
+            return Err(PcapError::Truncated { what: "record", offset: at + 16 });
         }
         self.offset = at + 16 + caplen as u64;
         let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        Ok(Some(Record {
-            ts_ns,
-            orig_len: orig.max(caplen as u32),
-            link,
-            data: &self.buf,
-        }))
+        Ok(Some(Record { ts_ns, orig_len: orig.max(caplen as u32), link, data: &self.buf }))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<Record<'_>>, PcapError> {
@@ -303,18 +233,11 @@ impl<R: Read> Reader<R> {
                 });
             }
             if len > MAX_BLOCK_LEN {
-                return Err(PcapError::TooLarge {
-                    offset: at,
-                    len,
-                    max: MAX_BLOCK_LEN,
-                });
+                return Err(PcapError::TooLarge { offset: at, len, max: MAX_BLOCK_LEN });
             }
             self.buf.resize(len - 8, 0);
             if !read_full(&mut self.src, &mut self.buf, "block", at + 8)? {
-                return Err(PcapError::Truncated {
-                    what: "block",
-                    offset: at + 8,
-                });
+                return Err(PcapError::Truncated { what: "block", offset: at + 8 });
             }
             self.offset = at + len as u64;
             let body_len = len - 12; // without the trailing length copy
@@ -322,53 +245,33 @@ impl<R: Read> Reader<R> {
                 1 => self.add_interface(be, body_len, at)?,
                 6 | 2 => {
                     if body_len < 20 {
-                        return Err(PcapError::BadBlock {
-                            offset: at,
-                            why: "packet block too short",
-                        });
+                        return Err(PcapError::BadBlock { offset: at, why: "packet block too short" });
                     }
                     let iface_id = if ty == 6 {
                         u32_of(arr4(&self.buf, 0), be) as usize
                     } else {
                         u16_of(arr2(&self.buf, 0), be) as usize
                     };
-                    let ts = ((u32_of(arr4(&self.buf, 4), be) as u64) << 32)
-                        | u32_of(arr4(&self.buf, 8), be) as u64;
+                    let ts = ((u32_of(arr4(&self.buf, 4), be) as u64) << 32) | u32_of(arr4(&self.buf, 8), be) as u64;
                     let caplen = u32_of(arr4(&self.buf, 12), be) as usize;
                     let orig = u32_of(arr4(&self.buf, 16), be);
                     if caplen > body_len - 20 {
-                        return Err(PcapError::BadBlock {
-                            offset: at,
-                            why: "captured length exceeds the block",
-                        });
+                        return Err(PcapError::BadBlock { offset: at, why: "captured length exceeds the block" });
                     }
                     let iface = self.iface(iface_id, at)?;
                     let ts_ns = scale_ts(ts, iface);
                     let data = self.buf.get(20..20 + caplen).unwrap_or_default();
-                    return Ok(Some(Record {
-                        ts_ns,
-                        orig_len: orig.max(caplen as u32),
-                        link: iface.link,
-                        data,
-                    }));
+                    return Ok(Some(Record { ts_ns, orig_len: orig.max(caplen as u32), link: iface.link, data }));
                 }
                 3 => {
                     if body_len < 4 {
-                        return Err(PcapError::BadBlock {
-                            offset: at,
-                            why: "simple packet block too short",
-                        });
+                        return Err(PcapError::BadBlock { offset: at, why: "simple packet block too short" });
                     }
                     let orig = u32_of(arr4(&self.buf, 0), be);
                     let caplen = (orig as usize).min(body_len - 4);
                     let iface = self.iface(0, at)?;
                     let data = self.buf.get(4..4 + caplen).unwrap_or_default();
-                    return Ok(Some(Record {
-                        ts_ns: 0,
-                        orig_len: orig.max(caplen as u32),
-                        link: iface.link,
-                        data,
-                    }));
+                    return Ok(Some(Record { ts_ns: 0, orig_len: orig.max(caplen as u32), link: iface.link, data }));
                 }
                 _ => {} // name resolution, statistics, custom, ...: skipped
             }
@@ -377,23 +280,17 @@ impl<R: Read> Reader<R> {
 
     fn iface(&self, id: usize, at: u64) -> Result<Iface, PcapError> {
         match &self.fmt {
-            Format::Pcapng { ifaces, .. } => ifaces.get(id).copied().ok_or(PcapError::BadBlock {
-                offset: at,
-                why: "packet names an interface that was not declared",
-            }),
-            Format::Pcap { .. } => Err(PcapError::BadBlock {
-                offset: at,
-                why: "not pcapng",
-            }),
+            Format::Pcapng { ifaces, .. } => ifaces
+                .get(id)
+                .copied()
+                .ok_or(PcapError::BadBlock { offset: at, why: "packet names an interface that was not declared" }),
+            Format::Pcap { .. } => Err(PcapError::BadBlock { offset: at, why: "not pcapng" }),
         }
     }
 
     fn add_interface(&mut self, be: bool, body_len: usize, at: u64) -> Result<(), PcapError> {
         if body_len < 8 {
-            return Err(PcapError::BadBlock {
-                offset: at,
-                why: "interface block too short",
-            });
+            return Err(PcapError::BadBlock { offset: at, why: "interface block too short" });
         }
         let link = LinkType::from_pcap(u16_of(arr2(&self.buf, 0), be) as u32);
         let (mut mul, mut div) = (1000u64, 1u64); // default resolution: microseconds
@@ -427,10 +324,7 @@ impl<R: Read> Reader<R> {
         }
         if let Format::Pcapng { ifaces, .. } = &mut self.fmt {
             if ifaces.len() >= MAX_INTERFACES {
-                return Err(PcapError::BadBlock {
-                    offset: at,
-                    why: "more than 256 interfaces in one section",
-                });
+                return Err(PcapError::BadBlock { offset: at, why: "more than 256 interfaces in one section" });
             }
             ifaces.push(Iface { link, mul, div });
         }
@@ -488,15 +382,11 @@ mod tests {
     fn pcap_round_trip() {
         let mut w = Writer::new(Vec::new(), LinkType::Ethernet, 65535).unwrap();
         w.write(1_700_000_000_123_456_789, 100, &[1, 2, 3]).unwrap();
-        w.write(1_700_000_001_000_000_000, 4, &[4, 5, 6, 7])
-            .unwrap();
+        w.write(1_700_000_001_000_000_000, 4, &[4, 5, 6, 7]).unwrap();
         let bytes = w.into_inner();
         let mut r = Reader::new(&bytes[..]).unwrap();
         let a = r.next_record().unwrap().unwrap();
-        assert_eq!(
-            (a.ts_ns, a.orig_len, a.data),
-            (1_700_000_000_123_456_789, 100, &[1u8, 2, 3][..])
-        );
+        assert_eq!((a.ts_ns, a.orig_len, a.data), (1_700_000_000_123_456_789, 100, &[1u8, 2, 3][..]));
         let b = r.next_record().unwrap().unwrap();
         assert_eq!(b.data, &[4, 5, 6, 7]);
         assert!(r.next_record().unwrap().is_none());
@@ -537,12 +427,7 @@ mod tests {
         let a = r.next_record().unwrap().unwrap();
         assert_eq!(
             (a.ts_ns, a.orig_len, a.data, a.link),
-            (
-                1_000_000_007,
-                60,
-                &[1u8, 2, 3, 4, 5][..],
-                LinkType::Ethernet
-            )
+            (1_000_000_007, 60, &[1u8, 2, 3, 4, 5][..], LinkType::Ethernet)
         );
         assert!(r.next_record().unwrap().is_none());
         // Every truncation is an error or a clean end, never a panic.
@@ -555,9 +440,6 @@ mod tests {
 
     #[test]
     fn garbage_is_not_pcap() {
-        assert!(matches!(
-            Reader::new(&b"hello world, this is text"[..]),
-            Err(PcapError::NotPcap(_))
-        ));
+        assert!(matches!(Reader::new(&b"hello world, this is text"[..]), Err(PcapError::NotPcap(_))));
     }
 }
