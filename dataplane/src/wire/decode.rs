@@ -119,6 +119,8 @@ decode_events! {
     PppoeTooSmall => "decoder.pppoe.pkt_too_small",
     PppTooSmall => "decoder.ppp.pkt_too_small",
     GtpTooSmall => "decoder.gtp.pkt_too_small",
+    CapwapTooSmall => "decoder.capwap.pkt_too_small",
+    Ieee80211TooSmall => "decoder.ieee80211.pkt_too_small",
     Ipv4TsoZeroLength => "decoder.ipv4.tso_zero_length",
     CaptureTruncated => "decoder.capture_truncated",
 }
@@ -137,6 +139,8 @@ pub enum TunnelKind {
     /// GTP-U (UDP 2152). Its TEID differs per direction, so it is shown but not part of
     /// the flow's zone.
     Gtp = 6,
+    /// CAPWAP data channel (UDP 5247) from wireless access points.
+    Capwap = 7,
 }
 
 impl TunnelKind {
@@ -149,6 +153,7 @@ impl TunnelKind {
             TunnelKind::Erspan => "erspan",
             TunnelKind::IpInIp => "ipip",
             TunnelKind::Gtp => "gtp",
+            TunnelKind::Capwap => "capwap",
         }
     }
 }
@@ -358,6 +363,23 @@ mod gtp {
     pub const FLAGS_OPT: u8 = 0x07;
     pub const FLAG_EXT: u8 = 0x04;
     pub const T_PDU: u8 = 0xff;
+}
+mod capwap {
+    pub const DATA_PORT: u16 = 5247;
+    /// Preamble: version (4 bits) and type (4 bits; 1 = DTLS-encrypted, not decodable).
+    pub const PREAMBLE: usize = 0;
+    pub const MIN_LEN: usize = 8;
+    pub const WBID_IEEE80211: u8 = 1;
+}
+mod ieee80211 {
+    /// Frame control (2), duration (2), three addresses (18), sequence control (2).
+    pub const HEADER_LEN: usize = 24;
+    pub const ADDR4_LEN: usize = 6;
+    pub const QOS_LEN: usize = 2;
+    pub const HT_LEN: usize = 4;
+    /// LLC/SNAP: aa aa 03 00 00 00, then the EtherType.
+    pub const SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    pub const SNAP_LEN: usize = 8;
 }
 mod pppoe {
     pub const HEADER_LEN: usize = 6;
@@ -674,7 +696,9 @@ fn decode_l4(frame: &[u8], off: usize, end: usize, out: &mut Decoded) -> Result<
                 vxlan::PORT => return decode_vxlan(frame, out),
                 geneve::PORT => return decode_geneve(frame, out),
                 gtp::PORT => return decode_gtp(frame, out),
+                capwap::DATA_PORT => return decode_capwap(frame, out),
                 _ if out.src_port == gtp::PORT => return decode_gtp(frame, out),
+                _ if out.src_port == capwap::DATA_PORT => return decode_capwap(frame, out),
                 _ => {}
             }
         }
@@ -863,6 +887,66 @@ fn decode_gtp(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
         _ => return Ok(()),
     };
     enter_tunnel(frame, TunnelKind::Gtp, teid, ethertype, q, out)
+}
+
+/// CAPWAP data: an 802.3 frame, or an 802.11 data frame carrying LLC/SNAP (the frame
+/// control may arrive byte-swapped, as Cisco access points send it).
+fn decode_capwap(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
+    let p = out.payload_off as usize;
+    let h = frame.get(p..p + capwap::MIN_LEN).ok_or(DecodeEvent::CapwapTooSmall)?;
+    if h[capwap::PREAMBLE] != 0 {
+        return Ok(()); // another version, or DTLS: stays plain UDP
+    }
+    // Preamble (8 bits), HLEN (5, in 4-byte words), RID (5), WBID (5), T, F, L, W, M, K, flags.
+    let bits = be32(h, 0).unwrap_or(0);
+    let hlen = ((bits >> 19) & 0x1f) as usize * 4;
+    let wbid = ((bits >> 9) & 0x1f) as u8;
+    let native = (bits >> 8) & 1 == 1;
+    let q = p + hlen;
+    if hlen < capwap::MIN_LEN || q > frame.len() {
+        return Err(DecodeEvent::CapwapTooSmall);
+    }
+    if !native {
+        return enter_tunnel(frame, TunnelKind::Capwap, 0, ETH_P_TEB, q, out);
+    }
+    if wbid != capwap::WBID_IEEE80211 {
+        return Ok(());
+    }
+    // 802.11 data frame: type 2 in bits 2-3 of the first frame-control byte.
+    let fc = frame.get(q..q + 2).ok_or(DecodeEvent::Ieee80211TooSmall)?;
+    let (fc0, fc1) = if (fc[0] >> 2) & 3 == 2 {
+        (fc[0], fc[1])
+    } else if (fc[1] >> 2) & 3 == 2 {
+        (fc[1], fc[0])
+    } else {
+        return Ok(()); // management or control frame: nothing to track
+    };
+    let mut len = ieee80211::HEADER_LEN;
+    if fc1 & 0x03 == 0x03 {
+        len += ieee80211::ADDR4_LEN;
+    }
+    let qos = fc0 & 0x80 != 0;
+    if qos {
+        len += ieee80211::QOS_LEN;
+        if fc1 & 0x80 != 0 {
+            len += ieee80211::HT_LEN;
+        }
+    }
+    if fc1 & 0x40 != 0 {
+        return Ok(()); // protected (encrypted) frame
+    }
+    let llc = q + len;
+    let snap = frame.get(llc..llc + ieee80211::SNAP_LEN).ok_or(DecodeEvent::Ieee80211TooSmall)?;
+    if snap.get(..6) != Some(&ieee80211::SNAP[..]) {
+        return Ok(());
+    }
+    let ethertype = be16(snap, 6).unwrap_or(0);
+    match ethertype {
+        ETH_P_IPV4 | ETH_P_IPV6 => {
+            enter_tunnel(frame, TunnelKind::Capwap, 0, ethertype, llc + ieee80211::SNAP_LEN, out)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn decode_geneve(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
