@@ -20,6 +20,7 @@
 //! - **VLAN zones and timeouts.** tshark ignores VLANs and idle time; Vigil splits a
 //!   5-tuple into several flows by zone or timeout. Vigil's flows are summed per 5-tuple
 //!   before comparing.
+//!
 //! Everything else must match exactly: no conversation only one side has, no packet Vigil
 //! counts that tshark does not, exact bytes where tshark prints bytes (and within its
 //! rounding where it prints kB/MB).
