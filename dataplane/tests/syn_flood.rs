@@ -36,7 +36,7 @@ fn syn_flood_is_bounded_and_established_flows_survive() {
     // (Drop: a live worker never waits; the test drains the queue as the logger would.)
     let (c, s): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
     let mut t = 1_700_000_000_000_000_000u64;
-    let mut feed = |w: &mut WorkerCore, f: &[u8], t: &mut u64| {
+    let feed = |w: &mut WorkerCore, f: &[u8], t: &mut u64| {
         *t += 1_000;
         w.process(LinkType::Ethernet, f, *t, f.len() as u32);
     };
