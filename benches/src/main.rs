@@ -25,7 +25,7 @@ use vigil_dataplane::pipeline::{self, frame_to_mbuf, Input};
 use vigil_dataplane::stats::WorkerStats;
 use vigil_dataplane::testgen;
 use vigil_dataplane::wire::{dispatch_hash, pcap::Reader, LinkType};
-use vigil_dataplane::worker::{Backpressure, WorkerConfig, WorkerCore};
+use vigil_dataplane::worker::{Backpressure, PktRef, WorkerConfig, WorkerCore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -149,9 +149,13 @@ fn rewrite_src(m: &mut vigil_dataplane::dpdk::Mbuf, ctr: &mut u32, flows: u32) {
     *ctr = ctr.wrapping_add(1);
     let f = *ctr % flows;
     let d = m.data_mut();
-    // Untagged Ethernet + IPv4 only (the udp64 workload).
+    // Untagged Ethernet + IPv4 + UDP only (the udp64 workload): the source address and
+    // port both come from f, so exactly `flows` distinct 5-tuples go round.
     if let Some(src) = d.get_mut(26..30) {
-        src.copy_from_slice(&(0x0a00_0000u32 | f).to_be_bytes());
+        src.copy_from_slice(&(0x0a00_0000u32 | (f >> 4)).to_be_bytes());
+    }
+    if let Some(sport) = d.get_mut(34..36) {
+        sport.copy_from_slice(&(1024 + (f & 0xf) as u16).to_be_bytes());
     }
 }
 
@@ -172,7 +176,6 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
         Arc::new(WorkerStats::default()),
     );
     let mut burst = Burst::new();
-    let mut scratch = vec![0u8; 1 << 16];
     let (mut pkts, mut bytes) = (0u64, 0u64);
     let mut ctr = 0u32;
     let deadline = Duration::from_secs_f64(cli.seconds);
@@ -184,13 +187,21 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
             if let Some(f) = cli.flows {
                 rewrite_src(m, &mut ctr, f);
             }
-            if mode == Mode::Worker {
-                let meta = *m.meta();
-                core.process(LinkType::from_pcap(meta.link as u32), m.bytes(&mut scratch), meta.ts_ns, meta.wire_len);
-            }
             bytes += m.meta().wire_len as u64;
         }
         if mode == Mode::Worker {
+            let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+            let mut refs = [empty; 32];
+            for (r, m) in refs.iter_mut().zip(burst.as_slice()) {
+                let meta = *m.meta();
+                *r = PktRef {
+                    link: LinkType::from_pcap(meta.link as u32),
+                    frame: m.data(),
+                    ts_ns: meta.ts_ns,
+                    wire_len: meta.wire_len,
+                };
+            }
+            core.process_burst(&refs[..burst.len()]);
             core.end_burst(0);
             while q.pop().is_some() {}
         }

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod eve;
 pub mod flow;
+pub mod mem;
 pub mod meta;
 pub mod stats;
 pub mod testgen;

@@ -18,9 +18,10 @@ use crate::stats::{WorkerCounters, WorkerStats};
 use crate::wire::{decode, decode_captured, ip_proto, Decoded, IpVersion, LinkType};
 use std::sync::Arc;
 
-/// How often (in packet time) idle flows are looked for, and how many may end per look.
+/// How often (in packet time) the flow table is swept for idle flows, and how many sweeps
+/// make one pass over the whole table (so a flow ends at most ~10 s after its timeout).
 const EXPIRE_INTERVAL_NS: u64 = 100_000_000;
-const EXPIRE_BUDGET: usize = 256;
+const SWEEPS_PER_PASS: u32 = 100;
 
 /// What happens to finished flows when the logger's queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub struct WorkerCore {
     streams: Streams,
     defrag: Defrag,
     sink: Option<Box<dyn PayloadSink>>,
-    decoded: Decoded,
+    scratch: Box<Scratch>,
     inner: Decoded,
     events: Arc<EventQueue>,
     backpressure: Backpressure,
@@ -125,7 +126,13 @@ impl WorkerCore {
             streams: Streams::new(cfg.flow_capacity.clamp(16, u32::MAX / 2 - 1), cfg.stream),
             defrag: Defrag::new(cfg.defrag),
             sink: None,
-            decoded: Decoded::default(),
+            scratch: Box::new(Scratch {
+                dec: [Decoded::default(); BURST],
+                key: [FlowKey::default(); BURST],
+                hash: [0; BURST],
+                lo: [false; BURST],
+                stage: [Stage::Done; BURST],
+            }),
             inner: Decoded::default(),
             events,
             backpressure,
@@ -143,85 +150,89 @@ impl WorkerCore {
     /// Inspects one frame captured at `ts_ns`, `wire_len` bytes long on the wire.
     #[inline]
     pub fn process(&mut self, link: LinkType, frame: &[u8], ts_ns: u64, wire_len: u32) {
-        let c = &mut self.counters;
-        c.pkts += 1;
-        c.bytes += wire_len as u64;
-        if ts_ns > self.now {
-            self.now = ts_ns;
-        }
-        let d = &mut self.decoded;
-        if let Err(ev) = decode_captured(link, frame, wire_len, d) {
-            c.count_decode(ev);
-            // A packet whose headers are broken is counted and not tracked.
-            return;
-        }
-        if let Some(ev) = d.anomaly {
-            c.count_decode(ev);
-        }
-        match d.ip {
-            IpVersion::V4 => c.ipv4 += 1,
-            IpVersion::V6 => c.ipv6 += 1,
-            IpVersion::None => {
-                c.non_ip += 1;
-                return;
+        self.process_burst(&[PktRef { link, frame, ts_ns, wire_len }]);
+    }
+
+    /// Inspects a burst. The flow lookups of the whole burst are overlapped: every packet is
+    /// decoded and hashed and its bucket prefetched, then the chains' first flows are
+    /// prefetched, then each packet is tracked, so the cache misses of a large table are
+    /// paid in parallel rather than one after another.
+    pub fn process_burst(&mut self, pkts: &[PktRef<'_>]) {
+        for chunk in pkts.chunks(BURST) {
+            let sc = &mut *self.scratch;
+            for (i, p) in chunk.iter().enumerate() {
+                let (Some(d), Some(stage)) = (sc.dec.get_mut(i), sc.stage.get_mut(i)) else { break };
+                *stage = classify(&mut self.counters, p, d);
+                if *stage == Stage::Track {
+                    let (key, lo) = FlowKey::from_decoded(d);
+                    let hash = key.hash();
+                    self.flows.prefetch_bucket(hash);
+                    if let (Some(k), Some(l), Some(h)) = (sc.key.get_mut(i), sc.lo.get_mut(i), sc.hash.get_mut(i)) {
+                        (*k, *l, *h) = (key, lo, hash);
+                    }
+                }
+                if p.ts_ns > self.now {
+                    self.now = p.ts_ns;
+                }
+            }
+            for i in 0..chunk.len() {
+                if sc.stage.get(i) == Some(&Stage::Track) {
+                    self.flows.prefetch_chain(sc.hash.get(i).copied().unwrap_or(0));
+                }
+            }
+            for (i, p) in chunk.iter().enumerate() {
+                let Self { flows, streams, sink, events, counters, backpressure, scratch, .. } = self;
+                let (Some(d), Some(stage)) = (scratch.dec.get(i), scratch.stage.get(i)) else { break };
+                match stage {
+                    Stage::Done => {}
+                    Stage::Track => {
+                        let keyed = Keyed {
+                            key: scratch.key.get(i).copied().unwrap_or_default(),
+                            src_lo: scratch.lo.get(i).copied().unwrap_or(false),
+                            hash: scratch.hash.get(i).copied().unwrap_or(0),
+                        };
+                        let mut t = Tracker { flows, streams, sink, events, bp: *backpressure, counters };
+                        t.track(d, Some(keyed), p.frame, 1, p.wire_len as u64, p.ts_ns);
+                    }
+                    Stage::Fragment => {
+                        let d = *d;
+                        self.fragment(&d, p);
+                    }
+                }
             }
         }
-        if !d.is_fragment {
-            let d = self.decoded;
-            self.track(&d, frame, 1, wire_len as u64, ts_ns);
-            return;
-        }
-        // A fragment: whole datagrams only go on, once reassembled.
+    }
+
+    /// A fragment: whole datagrams only go on, once reassembled.
+    fn fragment(&mut self, d: &Decoded, p: &PktRef<'_>) {
         let counters = &mut self.counters;
-        let Some(r) = self.defrag.add(d.zone(), frame, d, wire_len, ts_ns, &mut |ev| counters.count_defrag(ev)) else {
+        let Some(r) = self.defrag.add(d.zone(), p.frame, d, p.wire_len, p.ts_ns, &mut |ev| counters.count_defrag(ev))
+        else {
             return;
         };
         let (pkts, bytes) = (r.fragments as u32, r.wire_bytes);
-        let outer = *d;
         let inner = &mut self.inner;
         if let Err(ev) = decode(LinkType::Raw, r.packet, inner) {
             self.counters.count_decode(ev);
             return;
         }
         // The datagram keeps the layers around it: VLANs and the tunnel it came in.
-        inner.vlan = outer.vlan;
-        inner.vlan_count = outer.vlan_count;
+        inner.vlan = d.vlan;
+        inner.vlan_count = d.vlan_count;
         if inner.tunnel.is_none() {
-            inner.tunnel = outer.tunnel;
+            inner.tunnel = d.tunnel;
         }
-        let inner = *inner;
         let packet = r.packet;
-        // `packet` borrows the defragmenter, which `track` does not touch.
-        let (flows, streams, sink, events) = (&mut self.flows, &mut self.streams, &mut self.sink, &*self.events);
-        track_in(
-            flows,
-            streams,
-            sink,
-            events,
-            self.backpressure,
-            &mut self.counters,
-            &inner,
-            packet,
-            pkts,
-            bytes,
-            ts_ns,
-        );
-    }
-
-    fn track(&mut self, d: &Decoded, frame: &[u8], pkts: u32, bytes: u64, ts_ns: u64) {
-        track_in(
-            &mut self.flows,
-            &mut self.streams,
-            &mut self.sink,
-            &self.events,
-            self.backpressure,
-            &mut self.counters,
-            d,
-            frame,
-            pkts,
-            bytes,
-            ts_ns,
-        );
+        // `packet` borrows the defragmenter, which tracking does not touch.
+        let mut t = Tracker {
+            flows: &mut self.flows,
+            streams: &mut self.streams,
+            sink: &mut self.sink,
+            events: &self.events,
+            bp: self.backpressure,
+            counters: &mut self.counters,
+        };
+        t.track(&self.inner, None, packet, pkts, bytes, p.ts_ns);
     }
 
     /// Once per burst: expire idle flows and datagrams when the clock moved on, publish
@@ -239,7 +250,8 @@ impl WorkerCore {
                 events: &self.events,
                 bp: self.backpressure,
             };
-            self.flows.expire(self.now, EXPIRE_BUDGET, &mut |i, f, r| rep.end(i, f, r));
+            let budget = (self.flows.capacity() / SWEEPS_PER_PASS).max(1024) as usize;
+            self.flows.expire(self.now, budget, &mut |i, f, r| rep.end(i, f, r));
             let counters = &mut self.counters;
             self.defrag.expire(self.now, &mut |ev| counters.count_defrag(ev));
         }
@@ -266,57 +278,125 @@ impl WorkerCore {
     }
 }
 
-/// Flow lookup, accounting, stream reassembly and payload hand-off for one decoded,
-/// unfragmented packet (or a reassembled datagram).
-#[allow(clippy::too_many_arguments)]
+/// Packets handed to [`WorkerCore::process_burst`].
+#[derive(Clone, Copy, Debug)]
+pub struct PktRef<'a> {
+    pub link: LinkType,
+    pub frame: &'a [u8],
+    pub ts_ns: u64,
+    pub wire_len: u32,
+}
+
+/// Packets whose lookups are overlapped.
+pub const BURST: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+enum Stage {
+    /// Counted and finished (malformed, non-IP).
+    #[default]
+    Done,
+    Track,
+    Fragment,
+}
+
+/// Per-burst working space, allocated once per worker.
+struct Scratch {
+    dec: [Decoded; BURST],
+    key: [FlowKey; BURST],
+    hash: [u32; BURST],
+    lo: [bool; BURST],
+    stage: [Stage; BURST],
+}
+
+/// A key computed ahead (in the burst's first stage).
+#[derive(Clone, Copy)]
+struct Keyed {
+    key: FlowKey,
+    src_lo: bool,
+    hash: u32,
+}
+
+/// Decodes and counts one packet, and says what happens to it next.
 #[inline]
-fn track_in(
-    flows: &mut FlowTable,
-    streams: &mut Streams,
-    sink: &mut Option<Box<dyn PayloadSink>>,
-    events: &EventQueue,
+fn classify(c: &mut WorkerCounters, p: &PktRef<'_>, d: &mut Decoded) -> Stage {
+    c.pkts += 1;
+    c.bytes += p.wire_len as u64;
+    if let Err(ev) = decode_captured(p.link, p.frame, p.wire_len, d) {
+        // A packet whose headers are broken is counted and not tracked.
+        c.count_decode(ev);
+        return Stage::Done;
+    }
+    if let Some(ev) = d.anomaly {
+        c.count_decode(ev);
+    }
+    match d.ip {
+        IpVersion::V4 => c.ipv4 += 1,
+        IpVersion::V6 => c.ipv6 += 1,
+        IpVersion::None => {
+            c.non_ip += 1;
+            return Stage::Done;
+        }
+    }
+    if d.is_fragment {
+        Stage::Fragment
+    } else {
+        Stage::Track
+    }
+}
+
+/// The parts of a worker that flow tracking touches.
+struct Tracker<'a> {
+    flows: &'a mut FlowTable,
+    streams: &'a mut Streams,
+    sink: &'a mut Option<Box<dyn PayloadSink>>,
+    events: &'a EventQueue,
     bp: Backpressure,
-    c: &mut WorkerCounters,
-    d: &Decoded,
-    frame: &[u8],
-    pkts: u32,
-    bytes: u64,
-    ts_ns: u64,
-) {
-    // An ICMP error about a flow we track belongs to that flow, not to a new ICMP flow.
-    if let Some(q) = d.icmp_quote {
-        if let Some(idx) = flows.find(&FlowKey::from_quote(&q, d)) {
-            if let Some(f) = flows.get_mut(idx) {
-                f.icmp_errors += 1;
+    counters: &'a mut WorkerCounters,
+}
+
+impl Tracker<'_> {
+    /// Flow lookup, accounting, stream reassembly and payload hand-off for one decoded,
+    /// unfragmented packet (or a reassembled datagram of `pkts` fragments).
+    #[inline]
+    fn track(&mut self, d: &Decoded, keyed: Option<Keyed>, frame: &[u8], pkts: u32, bytes: u64, ts_ns: u64) {
+        // An ICMP error about a flow we track belongs to that flow, not to a new ICMP flow.
+        if let Some(q) = d.icmp_quote {
+            if let Some(idx) = self.flows.find(&FlowKey::from_quote(&q, d)) {
+                if let Some(f) = self.flows.get_mut(idx) {
+                    f.icmp_errors += 1;
+                }
+                self.counters.icmp_errors_tied += 1;
+                return;
             }
-            c.icmp_errors_tied += 1;
-            return;
         }
-    }
-    let (key, src_lo) = FlowKey::from_decoded(d);
-    let mut rep = Reporter { streams, sink, events, bp };
-    let (idx, dir, new) = match flows.lookup(&key, src_lo, d, ts_ns, &mut |i, f, r| rep.end(i, f, r)) {
-        Lookup::Found { idx, dir, new } => (idx, dir, new),
-        Lookup::Refused => return,
-    };
-    if new {
-        streams.reset(idx);
-    }
-    let Some(f) = flows.get_mut(idx) else { return };
-    f.update(dir, d, pkts, bytes, ts_ns);
-    let payload = d.payload(frame);
-    if d.proto == ip_proto::TCP && d.has_l4 {
-        streams.segment(idx, dir, d.tcp_seq, d.tcp_flags, payload, &mut |ev| {
-            if let Some(s) = sink.as_mut() {
-                s.stream(f, &ev);
-            }
+        let Keyed { key, src_lo, hash } = keyed.unwrap_or_else(|| {
+            let (key, src_lo) = FlowKey::from_decoded(d);
+            Keyed { key, src_lo, hash: key.hash() }
         });
-    } else if !payload.is_empty() {
-        if let Some(s) = sink.as_mut() {
-            s.datagram(f, dir, payload);
+        let mut rep = Reporter { streams: self.streams, sink: self.sink, events: self.events, bp: self.bp };
+        let (idx, dir, new) = match self.flows.lookup(&key, hash, src_lo, d, ts_ns, &mut |i, f, r| rep.end(i, f, r)) {
+            Lookup::Found { idx, dir, new } => (idx, dir, new),
+            Lookup::Refused => return,
+        };
+        if new {
+            self.streams.reset(idx);
+        }
+        let Some(f) = self.flows.get_mut(idx) else { return };
+        f.update(dir, d, pkts, bytes, ts_ns);
+        let payload = d.payload(frame);
+        let sink = &mut *self.sink;
+        if d.proto == ip_proto::TCP && d.has_l4 {
+            self.streams.segment(idx, dir, d.tcp_seq, d.tcp_flags, payload, &mut |ev| {
+                if let Some(s) = sink.as_mut() {
+                    s.stream(f, &ev);
+                }
+            });
+        } else if !payload.is_empty() {
+            if let Some(s) = sink.as_mut() {
+                s.datagram(f, dir, payload);
+            }
         }
     }
-    flows.touch(idx);
 }
 
 impl WorkerCounters {

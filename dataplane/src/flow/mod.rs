@@ -8,7 +8,7 @@ pub mod defrag;
 pub mod stream;
 mod table;
 
-pub use table::{FlowTable, FlowTableConfig, FlowTableStats, Lookup, Timeouts};
+pub use table::{FlowTable, FlowTableConfig, FlowTableStats, Lookup, Timeouts, EVICT_SCAN};
 
 use crate::wire::{ip_proto, tcp_flags, Decoded, IcmpQuote, IpVersion, Tunnel};
 
@@ -124,36 +124,40 @@ pub const TO_SERVER: usize = 0;
 pub const TO_CLIENT: usize = 1;
 
 /// One tracked flow. `Copy` so a finished flow can be handed to the logger by value.
+///
+/// Laid out for the per-packet path: what a lookup compares and an update writes (hash,
+/// chain, key, state, counters, last time) fills the first two cache lines, which the
+/// worker prefetches; the rest is read only when the flow is created or reported.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
 pub struct Flow {
+    pub(crate) hash: u32,
+    pub(crate) chain: u32,
     pub key: FlowKey,
+    /// The slot holds a tracked flow (false once it ended).
+    pub(crate) live: bool,
     /// True when the client (first sender) is the key's `lo` side.
     pub client_is_lo: bool,
-    pub id: u64,
-    pub first_ns: u64,
-    pub last_ns: u64,
-    pub pkts: [u64; 2],
-    pub bytes: [u64; 2],
     /// TCP flags seen, OR-ed, per direction.
     pub tcp_flags: [u8; 2],
     pub tcp: TcpState,
+    /// Application protocol detected (index into the app-id table; 0 = none yet).
+    pub app: u16,
+    pub last_ns: u64,
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    // ---- second half: cold
+    pub id: u64,
+    pub first_ns: u64,
     /// ICMP type/code of the first packet.
     pub icmp_type: u8,
     pub icmp_code: u8,
-    pub vlan: [u16; 2],
     pub vlan_count: u8,
-    /// Application protocol detected (index into the app-id table; 0 = none yet).
-    pub app: u16,
-    /// The tunnel the flow was seen in.
-    pub tunnel: Option<Tunnel>,
+    pub vlan: [u16; 2],
     /// ICMP errors (unreachable, time exceeded, ...) that quoted this flow.
     pub icmp_errors: u32,
-    // Table links: hash chain and LRU list of its timeout class.
-    pub(crate) chain: u32,
-    pub(crate) prev: u32,
-    pub(crate) next: u32,
-    pub(crate) class: u8,
-    pub(crate) hash: u32,
+    /// The tunnel the flow was seen in.
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Flow {
@@ -237,5 +241,17 @@ fn next_tcp_state(s: TcpState, dir: usize, f: u8, seen: [u8; 2]) -> TcpState {
         TcpState::SynRecv if dir == TO_SERVER && f & ACK != 0 && f & SYN == 0 => TcpState::Established,
         TcpState::SynRecv if dir == TO_CLIENT && f & SYN == 0 && f & ACK != 0 => TcpState::Established,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    #[test]
+    fn hot_fields_fit_two_cache_lines() {
+        let f = super::Flow::default();
+        let base = &f as *const _ as usize;
+        let end_of_hot = &f.bytes as *const _ as usize + 16 - base;
+        assert!(end_of_hot <= 128, "hot part is {end_of_hot} bytes");
+        assert_eq!(std::mem::align_of::<super::Flow>(), 64);
     }
 }

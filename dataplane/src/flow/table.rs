@@ -1,20 +1,29 @@
-//! The per-worker flow table: a preallocated slab of [`Flow`]s, a power-of-two bucket array
-//! of chain heads, and one LRU list per timeout class, all linked by `u32` indices.
+//! The per-worker flow table: a preallocated slab of [`Flow`]s and a power-of-two bucket
+//! array of chain heads linked by `u32` indices.
 //!
 //! Nothing here allocates after [`FlowTable::new`]: the slab and the free list are reserved
 //! up front (pages are touched only as flows are created, so RSS follows use and never
-//! exceeds the configured capacity). Lookup is O(1) expected. Timeouts are exact per class
-//! (each LRU list is ordered by last packet time and has one timeout, so expiry walks each
-//! list from its head and stops at the first live flow). When the table is full, a new flow
-//! evicts the idlest flow that is not established (closed, then new TCP, then one-sided UDP
-//! and other); if every flow is established, the new flow is refused and counted: flows that
-//! were tracked keep being tracked under a flood.
+//! exceeds the configured capacity). Lookup is O(1) expected, and a packet costs a lookup
+//! and an update of its flow, nothing more: no list is relinked per packet.
+//!
+//! Timeouts, as Suricata's flow manager does them: [`FlowTable::expire`] sweeps a bounded
+//! number of slots per call from a cursor, so every flow is checked once per sweep, and a
+//! lookup that finds a flow already past its timeout ends it and starts a new one (so a
+//! reused 5-tuple never joins a dead flow). When the table is full, a new flow evicts the
+//! idlest of the non-established flows among the next slots of a rotating hand (the first
+//! 8 when one of them qualifies, else up to [`EVICT_SCAN`]) (closed first, then new TCP, then one-way UDP and other); if there is
+//! none, the new flow is refused and counted: flows that were tracked keep being tracked
+//! under a flood.
 use super::{EndReason, Flow, FlowKey, TcpState, TO_CLIENT, TO_SERVER};
 use crate::wire::{ip_proto, Decoded};
 
 const NIL: u32 = u32::MAX;
+/// Slots looked at for a victim when the table is full.
+pub const EVICT_SCAN: usize = 64;
+/// Slots after which the best candidate found so far is taken.
+const EVICT_FIRST: u32 = 8;
 
-/// Timeout classes (index into `Timeouts::secs` and the LRU lists).
+/// Timeout classes (index into the timeouts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum Class {
@@ -27,8 +36,18 @@ enum Class {
     OtherEstablished = 6,
 }
 const CLASSES: usize = 7;
-/// Eviction order when full: closed first, then the unestablished classes.
-const EVICTABLE: [Class; 4] = [Class::TcpClosed, Class::TcpNew, Class::UdpNew, Class::OtherNew];
+
+impl Class {
+    /// Eviction preference (lower goes first); `None`: established, never evicted.
+    fn evict_rank(self) -> Option<u8> {
+        match self {
+            Class::TcpClosed => Some(0),
+            Class::TcpNew => Some(1),
+            Class::UdpNew | Class::OtherNew => Some(2),
+            _ => None,
+        }
+    }
+}
 
 /// Per-state idle timeouts, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -92,7 +111,7 @@ pub struct FlowTableStats {
     pub ended_shutdown: u64,
     /// Flows evicted to make room (`flow.evicted`).
     pub evicted: u64,
-    /// New flows not tracked because every entry was established (`flow.refused`).
+    /// New flows not tracked because no flow could be evicted (`flow.refused`).
     pub refused: u64,
 }
 
@@ -110,12 +129,13 @@ pub struct FlowTable {
     free: Vec<u32>,
     buckets: Vec<u32>,
     mask: u32,
-    heads: [u32; CLASSES],
-    tails: [u32; CLASSES],
     timeouts_ns: [u64; CLASSES],
     capacity: u32,
     next_id: u64,
     worker: u16,
+    /// Expiry sweep cursor and eviction hand (slot indices).
+    sweep: u32,
+    hand: u32,
     pub stats: FlowTableStats,
 }
 
@@ -123,17 +143,21 @@ impl FlowTable {
     pub fn new(cfg: FlowTableConfig) -> FlowTable {
         let capacity = cfg.capacity.clamp(16, u32::MAX / 2 - 1);
         let nbuckets = (capacity as usize * 2).next_power_of_two();
+        let flows: Vec<Flow> = Vec::with_capacity(capacity as usize);
+        let buckets = vec![NIL; nbuckets];
+        crate::mem::advise_hugepages(flows.as_ptr(), capacity as usize * std::mem::size_of::<Flow>());
+        crate::mem::advise_hugepages(buckets.as_ptr(), nbuckets * 4);
         FlowTable {
-            flows: Vec::with_capacity(capacity as usize),
+            flows,
             free: Vec::with_capacity(capacity as usize),
-            buckets: vec![NIL; nbuckets],
+            buckets,
             mask: (nbuckets - 1) as u32,
-            heads: [NIL; CLASSES],
-            tails: [NIL; CLASSES],
             timeouts_ns: cfg.timeouts.ns(),
             capacity,
             next_id: 1,
             worker: cfg.worker,
+            sweep: 0,
+            hand: 0,
             stats: FlowTableStats::default(),
         }
     }
@@ -147,14 +171,18 @@ impl FlowTable {
     pub fn is_empty(&self) -> bool {
         self.stats.active == 0
     }
+    /// Slots in use or used before (the range `expire` sweeps).
+    pub fn slots(&self) -> u32 {
+        self.flows.len() as u32
+    }
 
     #[inline]
     pub fn get(&self, idx: u32) -> Option<&Flow> {
-        self.flows.get(idx as usize)
+        self.flows.get(idx as usize).filter(|f| f.live)
     }
     #[inline]
     pub fn get_mut(&mut self, idx: u32) -> Option<&mut Flow> {
-        self.flows.get_mut(idx as usize)
+        self.flows.get_mut(idx as usize).filter(|f| f.live)
     }
 
     fn class_of(f: &Flow) -> Class {
@@ -181,27 +209,81 @@ impl FlowTable {
         }
     }
 
-    /// Finds the flow of `key`, creating it if absent. `ev` receives any flow evicted to
-    /// make room.
+    #[inline]
+    fn timed_out(&self, f: &Flow, now: u64) -> Option<EndReason> {
+        let c = Self::class_of(f);
+        let t = self.timeouts_ns.get(c as usize).copied().unwrap_or(0);
+        if f.last_ns.saturating_add(t) > now {
+            return None;
+        }
+        Some(if c == Class::TcpClosed { EndReason::TcpClose } else { EndReason::Timeout })
+    }
+
+    /// Where the chain of `hash` starts.
+    #[inline]
+    pub fn bucket_of(&self, hash: u32) -> u32 {
+        self.buckets.get((hash & self.mask) as usize).copied().unwrap_or(NIL)
+    }
+
+    /// Prefetches the bucket of `hash` (first stage of a burst lookup).
+    #[inline]
+    pub fn prefetch_bucket(&self, hash: u32) {
+        if let Some(b) = self.buckets.get((hash & self.mask) as usize) {
+            crate::mem::prefetch(b);
+        }
+    }
+
+    /// Prefetches the first flow of the chain of `hash` (second stage).
+    #[inline]
+    pub fn prefetch_chain(&self, hash: u32) {
+        if let Some(f) = self.flows.get(self.bucket_of(hash) as usize) {
+            crate::mem::prefetch(f);
+            crate::mem::prefetch(&f.pkts);
+        }
+    }
+
+    /// Finds the flow of `key` without creating it.
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        let hash = key.hash();
+        let mut i = self.bucket_of(hash);
+        while i != NIL {
+            let f = self.flows.get(i as usize)?;
+            if f.hash == hash && f.key == *key {
+                return Some(i);
+            }
+            i = f.chain;
+        }
+        None
+    }
+
+    /// Finds the flow of `key`, creating it if absent (or if the one found had already
+    /// timed out). `ev` receives any flow that ends to make room.
     #[inline]
     pub fn lookup(
         &mut self,
         key: &FlowKey,
+        hash: u32,
         key_src_is_lo: bool,
         d: &Decoded,
         now: u64,
         ev: &mut impl FnMut(u32, &Flow, EndReason),
     ) -> Lookup {
-        let hash = key.hash();
-        let b = (hash & self.mask) as usize;
-        let mut i = self.buckets.get(b).copied().unwrap_or(NIL);
+        let mut i = self.bucket_of(hash);
         while i != NIL {
-            let Some(f) = self.flows.get(i as usize) else {
-                break;
-            };
+            let Some(f) = self.flows.get(i as usize) else { break };
             if f.hash == hash && f.key == *key {
-                let dir = if f.client_is_lo == key_src_is_lo { TO_SERVER } else { TO_CLIENT };
-                return Lookup::Found { idx: i, dir, new: false };
+                match self.timed_out(f, now) {
+                    None => {
+                        let dir = if f.client_is_lo == key_src_is_lo { TO_SERVER } else { TO_CLIENT };
+                        return Lookup::Found { idx: i, dir, new: false };
+                    }
+                    Some(reason) => {
+                        // Dead but not yet swept: end it; this packet starts a new flow.
+                        self.remove(i, reason, ev);
+                        self.free.push(i);
+                        break;
+                    }
+                }
             }
             i = f.chain;
         }
@@ -222,6 +304,7 @@ impl FlowTable {
         };
         let id = ((self.worker as u64) << 40 | (self.next_id & 0xff_ffff_ffff)) & ((1u64 << 53) - 1);
         self.next_id += 1;
+        let b = (hash & self.mask) as usize;
         let head = self.buckets.get(b).copied().unwrap_or(NIL);
         let f = Flow {
             key: *key,
@@ -236,92 +319,24 @@ impl FlowTable {
             tunnel: d.tunnel,
             chain: head,
             hash,
-            prev: NIL,
-            next: NIL,
+            live: true,
             ..Flow::default()
         };
-        let cls = Self::class_of(&f);
         if let Some(slot) = self.flows.get_mut(idx as usize) {
             *slot = f;
         }
         if let Some(h) = self.buckets.get_mut(b) {
             *h = idx;
         }
-        self.link_tail(idx, cls);
         self.stats.created += 1;
         self.stats.active += 1;
         Lookup::Found { idx, dir: TO_SERVER, new: true }
     }
 
-    /// Finds the flow of `key` without creating it.
-    pub fn find(&self, key: &FlowKey) -> Option<u32> {
-        let hash = key.hash();
-        let mut i = self.buckets.get((hash & self.mask) as usize).copied().unwrap_or(NIL);
-        while i != NIL {
-            let f = self.flows.get(i as usize)?;
-            if f.hash == hash && f.key == *key {
-                return Some(i);
-            }
-            i = f.chain;
-        }
-        None
-    }
-
-    /// Moves the flow to the tail of its (possibly new) class list after an update.
-    #[inline]
-    pub fn touch(&mut self, idx: u32) {
-        let Some(f) = self.flows.get(idx as usize) else {
-            return;
-        };
-        let cls = Self::class_of(f);
-        let old = f.class;
-        // Already last in the right list: nothing to do (the common case in a burst).
-        if old == cls as u8 && self.tails.get(old as usize) == Some(&idx) {
-            return;
-        }
-        self.unlink(idx);
-        self.link_tail(idx, cls);
-    }
-
-    fn link_tail(&mut self, idx: u32, cls: Class) {
-        let c = cls as usize;
-        let tail = self.tails[c];
-        if let Some(f) = self.flows.get_mut(idx as usize) {
-            f.class = cls as u8;
-            f.prev = tail;
-            f.next = NIL;
-        }
-        if tail == NIL {
-            self.heads[c] = idx;
-        } else if let Some(t) = self.flows.get_mut(tail as usize) {
-            t.next = idx;
-        }
-        self.tails[c] = idx;
-    }
-
-    fn unlink(&mut self, idx: u32) {
-        let Some(f) = self.flows.get(idx as usize) else {
-            return;
-        };
-        let (prev, next, c) = (f.prev, f.next, f.class as usize % CLASSES);
-        if prev == NIL {
-            self.heads[c] = next;
-        } else if let Some(p) = self.flows.get_mut(prev as usize) {
-            p.next = next;
-        }
-        if next == NIL {
-            self.tails[c] = prev;
-        } else if let Some(n) = self.flows.get_mut(next as usize) {
-            n.prev = prev;
-        }
-    }
-
-    /// Removes the flow from its chain and list, reports it, and returns its slot.
+    /// Unlinks the flow from its chain, reports it and marks its slot dead (the caller
+    /// reuses or frees the slot).
     fn remove(&mut self, idx: u32, reason: EndReason, ev: &mut impl FnMut(u32, &Flow, EndReason)) {
-        self.unlink(idx);
-        let Some(f) = self.flows.get(idx as usize).copied() else {
-            return;
-        };
+        let Some(f) = self.flows.get(idx as usize).copied().filter(|f| f.live) else { return };
         let b = (f.hash & self.mask) as usize;
         let mut cur = self.buckets.get(b).copied().unwrap_or(NIL);
         let mut prev = NIL;
@@ -338,6 +353,9 @@ impl FlowTable {
                 p.chain = f.chain;
             }
         }
+        if let Some(slot) = self.flows.get_mut(idx as usize) {
+            slot.live = false;
+        }
         self.stats.active -= 1;
         match reason {
             EndReason::Timeout => self.stats.ended_timeout += 1,
@@ -348,56 +366,65 @@ impl FlowTable {
         ev(idx, &f, reason);
     }
 
+    /// Picks and removes the idlest evictable flow among the next [`EVICT_SCAN`] slots.
     fn evict_one(&mut self, ev: &mut impl FnMut(u32, &Flow, EndReason)) -> Option<u32> {
-        // The idlest among the heads of the evictable classes.
-        let victim = EVICTABLE
-            .iter()
-            .filter_map(|c| {
-                let h = self.heads[*c as usize];
-                self.flows.get(h as usize).map(|f| (f.last_ns, h))
-            })
-            .min()?
-            .1;
+        let n = self.flows.len() as u32;
+        if n == 0 {
+            return None;
+        }
+        let mut best: Option<(u8, u64, u32)> = None;
+        let mut scanned = 0u32;
+        for k in 0..EVICT_SCAN as u32 {
+            // Under a flood nearly every slot is a candidate: take the idlest of the first
+            // few rather than paying a cache miss for each of EVICT_SCAN slots.
+            if k >= EVICT_FIRST && best.is_some() {
+                break;
+            }
+            scanned = k + 1;
+            let i = (self.hand + k) % n;
+            let Some(f) = self.flows.get(i as usize).filter(|f| f.live) else { continue };
+            if let Some(rank) = Self::class_of(f).evict_rank() {
+                let cand = (rank, f.last_ns, i);
+                if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
+                    best = Some(cand);
+                }
+            }
+        }
+        self.hand = (self.hand + scanned) % n;
+        let victim = best?.2;
         self.remove(victim, EndReason::Forced, ev);
         Some(victim)
     }
 
-    /// Ends flows idle past their class timeout at `now`, at most `budget` of them.
-    /// Returns how many ended.
+    /// Looks at the next `budget` slots from the sweep cursor and ends the flows idle past
+    /// their state's timeout at `now`. Returns how many ended.
     pub fn expire(&mut self, now: u64, budget: usize, ev: &mut impl FnMut(u32, &Flow, EndReason)) -> usize {
+        let n = self.flows.len() as u32;
+        if n == 0 {
+            return 0;
+        }
         let mut done = 0;
-        for c in 0..CLASSES {
-            let timeout = self.timeouts_ns[c];
-            while done < budget {
-                let h = self.heads[c];
-                let Some(f) = self.flows.get(h as usize) else {
-                    break;
-                };
-                if f.last_ns.saturating_add(timeout) > now {
-                    break;
-                }
-                let reason = if c == Class::TcpClosed as usize { EndReason::TcpClose } else { EndReason::Timeout };
-                self.remove(h, reason, ev);
-                self.free.push(h);
+        for _ in 0..budget.min(n as usize) {
+            let i = self.sweep;
+            self.sweep = (self.sweep + 1) % n;
+            let Some(f) = self.flows.get(i as usize).filter(|f| f.live) else { continue };
+            if let Some(reason) = self.timed_out(f, now) {
+                self.remove(i, reason, ev);
+                self.free.push(i);
                 done += 1;
             }
         }
         done
     }
 
-    /// Ends every flow (shutdown or end of capture), oldest first per class.
+    /// Ends every flow (shutdown or end of capture).
     pub fn flush(&mut self, ev: &mut impl FnMut(u32, &Flow, EndReason)) {
-        for c in 0..CLASSES {
-            loop {
-                let h = self.heads[c];
-                if h == NIL {
-                    break;
-                }
-                // A closed TCP flow that lingered is reported as closed, not as shut down.
-                let reason = if c == Class::TcpClosed as usize { EndReason::TcpClose } else { EndReason::Shutdown };
-                self.remove(h, reason, ev);
-                self.free.push(h);
-            }
+        for i in 0..self.flows.len() as u32 {
+            let Some(f) = self.flows.get(i as usize).filter(|f| f.live) else { continue };
+            // A closed TCP flow that lingered is reported as closed, not as shut down.
+            let reason = if Self::class_of(f) == Class::TcpClosed { EndReason::TcpClose } else { EndReason::Shutdown };
+            self.remove(i, reason, ev);
+            self.free.push(i);
         }
     }
 }
@@ -428,10 +455,9 @@ mod tests {
 
     fn feed(t: &mut FlowTable, d: &Decoded, now: u64, ended: &mut Vec<(Flow, EndReason)>) -> Lookup {
         let (k, lo) = FlowKey::from_decoded(d);
-        let r = t.lookup(&k, lo, d, now, &mut |_, f, r| ended.push((*f, r)));
+        let r = t.lookup(&k, k.hash(), lo, d, now, &mut |_, f, r| ended.push((*f, r)));
         if let Lookup::Found { idx, dir, .. } = r {
             t.get_mut(idx).unwrap().update(dir, d, 1, 60, now);
-            t.touch(idx);
         }
         r
     }

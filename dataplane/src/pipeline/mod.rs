@@ -19,12 +19,14 @@ pub use source::to_mbuf as frame_to_mbuf;
 pub use clock::Clock;
 
 use crate::config::{Config, Mode, RxMode};
-use crate::dpdk::{ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer, RingProducer};
+use crate::dpdk::{
+    ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer, RingProducer, BURST_SIZE,
+};
 use crate::eve::{self, EveItem, EventQueue};
 use crate::meta::{PktMeta, PKT_META_SIZE};
 use crate::stats::{PortSnapshot, StatsReport, WorkerStats};
 use crate::wire::{dispatch_hash, pcap::PcapError, LinkType};
-use crate::worker::{Backpressure, WorkerCore};
+use crate::worker::{Backpressure, PktRef, WorkerCore};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -466,12 +468,7 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
         for m in burst.as_slice() {
             m.prefetch();
         }
-        for m in burst.as_slice() {
-            let meta = *m.meta();
-            let link = LinkType::from_pcap(meta.link as u32);
-            let frame = m.bytes(&mut scratch);
-            ctx.core.process(link, frame, meta.ts_ns, meta.wire_len);
-        }
+        inspect(&mut ctx.core, &burst, &mut scratch);
         match &ctx.bridge {
             Some(ports) => {
                 for m in burst.drain() {
@@ -494,6 +491,30 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
     }
     ctx.core.finish();
     0
+}
+
+/// Hands a burst to the worker core in one call (its lookups overlap); a chained mbuf
+/// (a frame larger than one buffer) is linearised into `scratch` and handed alone.
+#[inline]
+fn inspect(core: &mut WorkerCore, burst: &Burst, scratch: &mut [u8]) {
+    let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+    let mut refs = [empty; BURST_SIZE];
+    let mut n = 0;
+    for m in burst.as_slice() {
+        let meta = *m.meta();
+        let link = LinkType::from_pcap(meta.link as u32);
+        if m.is_contiguous() {
+            if let Some(r) = refs.get_mut(n) {
+                *r = PktRef { link, frame: m.data(), ts_ns: meta.ts_ns, wire_len: meta.wire_len };
+                n += 1;
+            }
+        } else {
+            core.process_burst(refs.get(..n).unwrap_or_default());
+            n = 0;
+            core.process(link, m.bytes(scratch), meta.ts_ns, meta.wire_len);
+        }
+    }
+    core.process_burst(refs.get(..n).unwrap_or_default());
 }
 
 #[inline]
