@@ -7,7 +7,15 @@ cd "$(dirname "$0")/.."
 B=./target/release/vigil-bench
 corpus=${1:-../shared/corpus/ndpi}
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+# Foundation: io floor, worker core, full pipeline; 64-byte UDP and the corpus mix.
 $B --udp64 --runs 5 --seconds 3
 if [ -d "$corpus" ]; then
   $B --pcap "$corpus" --runs 5 --seconds 3
 fi
+# Flow scaling: concurrent flows on one worker core (64-byte UDP).
+for f in 1000 100000 1000000; do
+  $B --udp64 --mode worker --flows "$f" --runs 5 --seconds 3
+done
+# Flow setups: more distinct flows than the table holds, so every packet creates a flow
+# and evicts one.
+$B --udp64 --mode worker --flows 16000000 --capacity 1000000 --runs 5 --seconds 3

@@ -183,6 +183,10 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
     let mut iter = 0u32;
     loop {
         let n = port.rx_burst(0, &mut burst);
+        // As the pipeline's worker loop does: start loading every packet of the burst.
+        for m in burst.as_slice() {
+            m.prefetch();
+        }
         for m in burst.as_mut_slice() {
             if let Some(f) = cli.flows {
                 rewrite_src(m, &mut ctr, f);

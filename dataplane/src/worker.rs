@@ -105,6 +105,7 @@ pub struct WorkerCore {
     /// Latest packet time seen; the clock of flow expiry.
     now: u64,
     next_expire: u64,
+    bursts: u32,
 }
 
 impl WorkerCore {
@@ -139,6 +140,7 @@ impl WorkerCore {
             stats,
             now: 0,
             next_expire: 0,
+            bursts: 0,
         }
     }
 
@@ -175,12 +177,14 @@ impl WorkerCore {
                     self.now = p.ts_ns;
                 }
             }
-            for i in 0..chunk.len() {
-                if sc.stage.get(i) == Some(&Stage::Track) {
-                    self.flows.prefetch_chain(sc.hash.get(i).copied().unwrap_or(0));
-                }
+            // Flow records are requested PREFETCH_AHEAD packets before they are needed.
+            for i in 0..chunk.len().min(PREFETCH_AHEAD) {
+                self.prefetch_flow(i);
             }
             for (i, p) in chunk.iter().enumerate() {
+                if i + PREFETCH_AHEAD < chunk.len() {
+                    self.prefetch_flow(i + PREFETCH_AHEAD);
+                }
                 let Self { flows, streams, sink, events, counters, backpressure, scratch, .. } = self;
                 let (Some(d), Some(stage)) = (scratch.dec.get(i), scratch.stage.get(i)) else { break };
                 match stage {
@@ -200,6 +204,13 @@ impl WorkerCore {
                     }
                 }
             }
+        }
+    }
+
+    #[inline]
+    fn prefetch_flow(&self, i: usize) {
+        if self.scratch.stage.get(i) == Some(&Stage::Track) {
+            self.flows.prefetch_chain(self.scratch.hash.get(i).copied().unwrap_or(0));
         }
     }
 
@@ -255,6 +266,16 @@ impl WorkerCore {
             let counters = &mut self.counters;
             self.defrag.expire(self.now, &mut |ev| counters.count_defrag(ev));
         }
+        // Counters reach readers every PUBLISH_EVERY bursts: publishing writes ~60 shared
+        // counters, too much to repeat for every (possibly small) burst.
+        self.bursts = self.bursts.wrapping_add(1);
+        if self.bursts % PUBLISH_EVERY == 0 {
+            self.publish();
+        }
+    }
+
+    /// Publishes the counters now (an idle worker calls this so readers see it settle).
+    pub fn publish_now(&mut self) {
         self.publish();
     }
 
@@ -289,6 +310,10 @@ pub struct PktRef<'a> {
 
 /// Packets whose lookups are overlapped.
 pub const BURST: usize = 32;
+/// Bursts between two publications of the worker's counters.
+const PUBLISH_EVERY: u32 = 16;
+/// How many packets ahead a flow record is prefetched.
+const PREFETCH_AHEAD: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 enum Stage {

@@ -5,6 +5,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 use vigil_dataplane::eve::EventQueue;
 use vigil_dataplane::flow::defrag::DefragConfig;
+use vigil_dataplane::flow::stream::StreamConfig;
 use vigil_dataplane::stats::WorkerStats;
 use vigil_dataplane::wire::{dispatch_hash, LinkType};
 use vigil_dataplane::worker::{Backpressure, WorkerConfig, WorkerCore};
@@ -24,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = WorkerConfig {
         flow_capacity: 1024,
         defrag: DefragConfig { max_datagrams: 4, ..DefragConfig::default() },
+        stream: StreamConfig { pool_bytes: 1 << 16, ..StreamConfig::default() },
         ..WorkerConfig::default()
     };
     let mut w = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));

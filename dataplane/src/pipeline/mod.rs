@@ -458,6 +458,7 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
             if idle > 1024 {
                 // Idle: let flows expire on wall time (live) and give the core away briefly.
                 ctx.core.end_burst(if ctx.live { ctx.clock.now_ns() } else { 0 });
+                ctx.core.publish_now();
                 std::thread::sleep(Duration::from_micros(if idle > 100_000 { 500 } else { 20 }));
             } else {
                 crate::dpdk::pause();

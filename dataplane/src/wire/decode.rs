@@ -1017,12 +1017,24 @@ fn decode_gre(frame: &[u8], out: &mut Decoded) -> Result<(), DecodeEvent> {
 /// between two endpoints reach one worker; the inner flows still stay apart by zone).
 /// Non-IP frames hash to 0.
 pub fn dispatch_hash(link: LinkType, frame: &[u8]) -> u32 {
-    let mut d = Decoded::default();
+    // The rx core's budget is tight: walk the VLAN tags without building a `Decoded`.
+    let mut vlan0 = 0u16;
     let (ethertype, off) = match link {
-        LinkType::Ethernet => match decode_ethernet(frame, 0, &mut d) {
-            Ok(x) => x,
-            Err(_) => return 0,
-        },
+        LinkType::Ethernet => {
+            let mut et = be16(frame, ethernet::ETHERTYPE).unwrap_or(0);
+            let mut off = ethernet::HEADER_LEN;
+            for layer in 0..MAX_VLAN_LAYERS {
+                if !matches!(et, ETH_P_VLAN | ETH_P_QINQ | ETH_P_QINQ_OLD) {
+                    break;
+                }
+                if layer == 0 {
+                    vlan0 = be16(frame, off + vlan::TCI).unwrap_or(0) & 0x0fff;
+                }
+                et = be16(frame, off + vlan::ETHERTYPE).unwrap_or(0);
+                off += vlan::HEADER_LEN;
+            }
+            (et, off)
+        }
         LinkType::Raw => match frame.first().map(|b| b >> 4) {
             Some(4) => (ETH_P_IPV4, 0),
             Some(6) => (ETH_P_IPV6, 0),
@@ -1062,7 +1074,7 @@ pub fn dispatch_hash(link: LinkType, frame: &[u8]) -> u32 {
     };
     // Order-independent combination, then a final mix so low bits are usable as an index.
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    let x = lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.rotate_left(29) ^ (d.vlan[0] as u64);
+    let x = lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.rotate_left(29) ^ (vlan0 as u64);
     let x = (x ^ (x >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     (x ^ (x >> 32)) as u32
 }
