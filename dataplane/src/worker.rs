@@ -269,7 +269,7 @@ impl WorkerCore {
         // Counters reach readers every PUBLISH_EVERY bursts: publishing writes ~60 shared
         // counters, too much to repeat for every (possibly small) burst.
         self.bursts = self.bursts.wrapping_add(1);
-        if self.bursts % PUBLISH_EVERY == 0 {
+        if self.bursts.is_multiple_of(PUBLISH_EVERY) {
             self.publish();
         }
     }
