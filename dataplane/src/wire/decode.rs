@@ -423,6 +423,18 @@ pub fn decode_captured(link: LinkType, frame: &[u8], wire_len: u32, out: &mut De
     *out = Decoded { truncated: wire_len as usize > frame.len(), ..Decoded::default() };
     let (ethertype, off) = match link {
         LinkType::Ethernet => decode_ethernet(frame, 0, out)?,
+        other => link_layer(other, frame)?,
+    };
+    if frame.len() < off {
+        return Err(DecodeEvent::SllTooSmall);
+    }
+    decode_network(frame, ethertype, off, out)
+}
+
+/// For every link type but Ethernet (whose VLAN tags the callers walk their own way): the
+/// EtherType of what follows the link header, and its offset.
+fn link_layer(link: LinkType, frame: &[u8]) -> Result<(u16, usize), DecodeEvent> {
+    Ok(match link {
         LinkType::Raw => match frame.first().map(|b| b >> 4) {
             Some(4) => (ETH_P_IPV4, 0),
             Some(6) => (ETH_P_IPV6, 0),
@@ -449,12 +461,8 @@ pub fn decode_captured(link: LinkType, frame: &[u8], wire_len: u32, out: &mut De
             let p = if frame.get(0..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
             ppp_protocol(frame, p)?
         }
-        LinkType::Unknown(_) => return Err(DecodeEvent::UnknownLinkType),
-    };
-    if frame.len() < off {
-        return Err(DecodeEvent::SllTooSmall);
-    }
-    decode_network(frame, ethertype, off, out)
+        LinkType::Ethernet | LinkType::Unknown(_) => return Err(DecodeEvent::UnknownLinkType),
+    })
 }
 
 /// A PPP protocol field at `off` as the EtherType it carries, and the payload offset.
@@ -1035,25 +1043,10 @@ pub fn dispatch_hash(link: LinkType, frame: &[u8]) -> u32 {
             }
             (et, off)
         }
-        LinkType::Raw => match frame.first().map(|b| b >> 4) {
-            Some(4) => (ETH_P_IPV4, 0),
-            Some(6) => (ETH_P_IPV6, 0),
-            _ => return 0,
+        other => match link_layer(other, frame) {
+            Ok(x) => x,
+            Err(_) => return 0,
         },
-        LinkType::Ipv4 => (ETH_P_IPV4, 0),
-        LinkType::Ipv6 => (ETH_P_IPV6, 0),
-        LinkType::Null => match frame.first() {
-            Some(2) | Some(0) if frame.get(4).map(|b| b >> 4) == Some(4) => (ETH_P_IPV4, 4),
-            _ if frame.get(4).map(|b| b >> 4) == Some(6) => (ETH_P_IPV6, 4),
-            _ => return 0,
-        },
-        LinkType::LinuxSll => (be16(frame, 14).unwrap_or(0), 16),
-        LinkType::LinuxSll2 => (be16(frame, 0).unwrap_or(0), 20),
-        LinkType::Ppp => {
-            let p = if frame.get(0..2) == Some(&[0xff, 0x03]) { 2 } else { 0 };
-            ppp_protocol(frame, p).unwrap_or((0, 0))
-        }
-        LinkType::Unknown(_) => return 0,
     };
     // PPPoE: hash the IP packet inside the session.
     let (ethertype, off) = if ethertype == ETH_P_PPPOE_SESS {
