@@ -8,6 +8,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_dataplane::testgen;
 
+/// The tests of this file run one at a time: DPDK's af_packet PMD derives its
+/// PACKET_FANOUT group id from `pid ^ ifindex`, and two vigil-dp processes started side by
+/// side (neighbouring pids and ifindexes) can collide, which the kernel refuses (EINVAL)
+/// when the group belongs to another device.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Veth(String);
 impl Veth {
     fn create(a: &str, b: &str) -> Veth {
@@ -33,6 +43,7 @@ impl Drop for Veth {
 
 #[test]
 fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
+    let _serial = serial();
     let dir = TempDir::new("veth");
     let tag = std::process::id() % 100000;
     let (a, b) = (format!("vga{tag}"), format!("vgb{tag}"));
@@ -96,6 +107,58 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     }
 }
 
+#[test]
+fn rss_mode_gives_each_worker_its_own_queue() {
+    let _serial = serial();
+    // net_af_packet with qpairs=2 spreads packets over its queues by the kernel's flow hash
+    // (PACKET_FANOUT_HASH, symmetric): each worker polls its own queue, no rx lcore work.
+    let dir = TempDir::new("rss");
+    let tag = std::process::id() % 100000;
+    let (a, b) = (format!("vra{tag}"), format!("vrb{tag}"));
+    let _veth = Veth::create(&a, &b);
+    let traffic = testgen::mixed(13, 40, 20);
+    let pcap = dir.path("mixed.pcap");
+    traffic.write_pcap(&pcap).unwrap();
+    let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
+    let mut dp = vigil_dp()
+        .args(["run", "--mode", "mirror", "--rx-mode", "rss", "--stats-period", "1", "--stats-json"])
+        .arg(&stats)
+        .arg("--eve-log")
+        .arg(&eve)
+        .args(["--", "--lcores=0@0,1@1,2@0", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
+        .arg(format!("--file-prefix=vigil-test-rss-{tag}"))
+        .arg(format!("--vdev=net_af_packet0,iface={b},qpairs=2"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start vigil-dp");
+    let t0 = Instant::now();
+    while !stats.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
+        if let Ok(Some(st)) = dp.try_wait() {
+            panic!("vigil-dp exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new("tcpreplay").args(["-i", &a, "--pps", "10000"]).arg(&pcap).output().expect("tcpreplay runs");
+    assert!(out.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe_kill(dp.id(), 2);
+    assert!(dp.wait().unwrap().success());
+    let s = read_json(&stats);
+    let workers = s["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2);
+    let busy = workers.iter().filter(|w| w["rx_packets"].as_u64() > Some(0)).count();
+    assert_eq!(busy, 2, "both queues carried traffic: {s}");
+    let port = &s["ports"][0];
+    let missed = port["rx_missed"].as_u64().unwrap();
+    assert_eq!(port["rx_packets"].as_u64().unwrap() + missed, traffic.frames.len() as u64);
+    assert_eq!(s["totals"]["rx_packets"].as_u64(), port["rx_packets"].as_u64(), "every packet polled by a worker");
+    if missed == 0 {
+        // Both directions of every flow reached the same worker: one event per flow, whole.
+        assert_flows_match(&traffic.flows, &flow_events(&read_eve(&eve)));
+    }
+}
+
 fn iface_counter(iface: &str, name: &str) -> u64 {
     std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
         .ok()
@@ -105,6 +168,7 @@ fn iface_counter(iface: &str, name: &str) -> u64 {
 
 #[test]
 fn bridge_forwards_every_packet_to_the_other_port() {
+    let _serial = serial();
     let dir = TempDir::new("bridge");
     let tag = std::process::id() % 100000;
     let (a1, b1, a2, b2) = (format!("vba{tag}"), format!("vbb{tag}"), format!("vbc{tag}"), format!("vbd{tag}"));
