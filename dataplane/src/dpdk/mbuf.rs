@@ -143,6 +143,18 @@ impl Mbuf {
         unsafe { dpdk_sys::vigil_mbuf_priv_size(self.raw.as_ptr()) as usize }
     }
 
+    /// Prefetches the mbuf's header and its private area (`PktMeta`): the lines another
+    /// core wrote last, so their first read is a cross-core miss.
+    #[inline]
+    pub fn prefetch_header(&self) {
+        // SAFETY: prefetches are hints and cannot fault; to_priv computes an address inside
+        // the mbuf we own.
+        unsafe {
+            dpdk_sys::vigil_prefetch0(self.raw.as_ptr() as *const _);
+            dpdk_sys::vigil_prefetch0(dpdk_sys::vigil_mbuf_to_priv(self.raw.as_ptr()) as *const _);
+        }
+    }
+
     #[inline]
     pub fn prefetch(&self) {
         // SAFETY: prefetch is a hint; any address is allowed.

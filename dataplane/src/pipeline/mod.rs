@@ -368,6 +368,9 @@ fn dispatch_loop(ports: &[Arc<Port>], producers: &mut [RingProducer], shared: &S
                 continue;
             }
             got += n;
+            for m in rx.as_slice() {
+                m.prefetch_header();
+            }
             let now = clock.now_ns();
             for mut m in rx.drain() {
                 let hash = dispatch_hash(LinkType::Ethernet, m.data());
@@ -466,6 +469,9 @@ fn worker_loop(mut ctx: WorkerCtx) -> i32 {
             continue;
         }
         idle = 0;
+        for m in burst.as_slice() {
+            m.prefetch_header();
+        }
         for m in burst.as_slice() {
             m.prefetch();
         }
