@@ -168,7 +168,6 @@ impl WorkerCore {
                 if *stage == Stage::Track {
                     let (key, lo) = FlowKey::from_decoded(d);
                     let hash = key.hash();
-                    self.flows.prefetch_bucket(hash);
                     if let (Some(k), Some(l), Some(h)) = (sc.key.get_mut(i), sc.lo.get_mut(i), sc.hash.get_mut(i)) {
                         (*k, *l, *h) = (key, lo, hash);
                     }
@@ -177,12 +176,20 @@ impl WorkerCore {
                     self.now = p.ts_ns;
                 }
             }
-            // Flow records are requested PREFETCH_AHEAD packets before they are needed.
-            for i in 0..chunk.len().min(PREFETCH_AHEAD) {
+            // Staggered so the CPU's fill buffers are not flooded: a bucket is requested
+            // BUCKET_AHEAD packets before use, the flow it points to PREFETCH_AHEAD before.
+            let n = chunk.len();
+            for i in 0..n.min(BUCKET_AHEAD) {
+                self.prefetch_bucket(i);
+            }
+            for i in 0..n.min(PREFETCH_AHEAD) {
                 self.prefetch_flow(i);
             }
             for (i, p) in chunk.iter().enumerate() {
-                if i + PREFETCH_AHEAD < chunk.len() {
+                if i + BUCKET_AHEAD < n {
+                    self.prefetch_bucket(i + BUCKET_AHEAD);
+                }
+                if i + PREFETCH_AHEAD < n {
                     self.prefetch_flow(i + PREFETCH_AHEAD);
                 }
                 let Self { flows, streams, sink, events, counters, backpressure, scratch, .. } = self;
@@ -204,6 +211,13 @@ impl WorkerCore {
                     }
                 }
             }
+        }
+    }
+
+    #[inline]
+    fn prefetch_bucket(&self, i: usize) {
+        if self.scratch.stage.get(i) == Some(&Stage::Track) {
+            self.flows.prefetch_bucket(self.scratch.hash.get(i).copied().unwrap_or(0));
         }
     }
 
@@ -312,7 +326,8 @@ pub struct PktRef<'a> {
 pub const BURST: usize = 32;
 /// Bursts between two publications of the worker's counters.
 const PUBLISH_EVERY: u32 = 16;
-/// How many packets ahead a flow record is prefetched.
+/// How many packets ahead a bucket, then a flow record, is prefetched.
+const BUCKET_AHEAD: usize = 16;
 const PREFETCH_AHEAD: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
