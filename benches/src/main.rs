@@ -159,6 +159,54 @@ fn rewrite_src(m: &mut vigil_dataplane::dpdk::Mbuf, ctr: &mut u32, flows: u32) {
     }
 }
 
+/// One round of the single-core loop: rx a burst, prefetch it as the pipeline's worker loop
+/// does, rewrite sources (`--flows`), do the worker's work (`worker` mode), tx it back.
+/// Returns the packets and bytes that went round.
+fn one_burst(
+    mode: Mode,
+    flows: Option<u32>,
+    port: &Port,
+    burst: &mut Burst,
+    core: &mut WorkerCore,
+    q: &EventQueue,
+    ctr: &mut u32,
+) -> (u64, u64) {
+    let n = port.rx_burst(0, burst);
+    for m in burst.as_slice() {
+        m.prefetch_header();
+    }
+    for m in burst.as_slice() {
+        m.prefetch();
+    }
+    let mut bytes = 0u64;
+    for m in burst.as_mut_slice() {
+        if let Some(f) = flows {
+            rewrite_src(m, ctr, f);
+        }
+        bytes += m.meta().wire_len as u64;
+    }
+    if mode == Mode::Worker {
+        let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+        let mut refs = [empty; 32];
+        for (r, m) in refs.iter_mut().zip(burst.as_slice()) {
+            let meta = *m.meta();
+            *r = PktRef {
+                link: LinkType::from_pcap(meta.link as u32),
+                frame: m.data(),
+                ts_ns: meta.ts_ns,
+                wire_len: meta.wire_len,
+            };
+        }
+        core.process_burst(refs.get(..burst.len()).unwrap_or_default());
+        core.end_burst(0);
+        while q.pop().is_some() {}
+    }
+    while !burst.is_empty() {
+        port.tx_burst(0, burst);
+    }
+    (n as u64, bytes)
+}
+
 /// `io` and `worker`: one lcore (the main one) loops rx -> (work) -> tx on a ring port.
 fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<Sample> {
     let id = setup.ring.make_port(port_name)?;
@@ -183,70 +231,16 @@ fn single_core(mode: Mode, cli: &Cli, setup: &Setup, port_name: &str) -> Result<
     if mode == Mode::Worker {
         let mut warm = 0u64;
         while warm < cli.flows.unwrap_or(0) as u64 + 1 {
-            let n = port.rx_burst(0, &mut burst);
-            let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
-            let mut refs = [empty; 32];
-            if let Some(f) = cli.flows {
-                for m in burst.as_mut_slice() {
-                    rewrite_src(m, &mut ctr, f);
-                }
-            }
-            for (r, m) in refs.iter_mut().zip(burst.as_slice()) {
-                let meta = *m.meta();
-                *r = PktRef {
-                    link: LinkType::from_pcap(meta.link as u32),
-                    frame: m.data(),
-                    ts_ns: meta.ts_ns,
-                    wire_len: meta.wire_len,
-                };
-            }
-            core.process_burst(&refs[..burst.len()]);
-            core.end_burst(0);
-            while q.pop().is_some() {}
-            while !burst.is_empty() {
-                port.tx_burst(0, &mut burst);
-            }
-            warm += n as u64;
+            warm += one_burst(mode, cli.flows, &port, &mut burst, &mut core, &q, &mut ctr).0;
         }
     }
     let deadline = Duration::from_secs_f64(cli.seconds);
     let start = Instant::now();
     let mut iter = 0u32;
     loop {
-        let n = port.rx_burst(0, &mut burst);
-        // As the pipeline's worker loop does: start loading every packet of the burst.
-        for m in burst.as_slice() {
-            m.prefetch_header();
-        }
-        for m in burst.as_slice() {
-            m.prefetch();
-        }
-        for m in burst.as_mut_slice() {
-            if let Some(f) = cli.flows {
-                rewrite_src(m, &mut ctr, f);
-            }
-            bytes += m.meta().wire_len as u64;
-        }
-        if mode == Mode::Worker {
-            let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
-            let mut refs = [empty; 32];
-            for (r, m) in refs.iter_mut().zip(burst.as_slice()) {
-                let meta = *m.meta();
-                *r = PktRef {
-                    link: LinkType::from_pcap(meta.link as u32),
-                    frame: m.data(),
-                    ts_ns: meta.ts_ns,
-                    wire_len: meta.wire_len,
-                };
-            }
-            core.process_burst(&refs[..burst.len()]);
-            core.end_burst(0);
-            while q.pop().is_some() {}
-        }
-        pkts += n as u64;
-        while !burst.is_empty() {
-            port.tx_burst(0, &mut burst);
-        }
+        let (n, b) = one_burst(mode, cli.flows, &port, &mut burst, &mut core, &q, &mut ctr);
+        pkts += n;
+        bytes += b;
         iter += 1;
         if iter.is_multiple_of(1024) && start.elapsed() >= deadline {
             break;

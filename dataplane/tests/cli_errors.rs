@@ -11,6 +11,15 @@ fn run(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), err)
 }
 
+/// `vigil-dp run <args> -- <no-hugepage EAL args> -l <lcores> --file-prefix <prefix> --vdev <vdev>`.
+fn run_live(args: &[&str], lcores: &str, prefix: &str, vdev: &str) -> (i32, String) {
+    let mut all: Vec<&str> = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--", "-l", lcores, "--no-huge", "-m", "256", "--no-pci", "--log-level=*:error"]);
+    all.extend_from_slice(&["--file-prefix", prefix, "--vdev", vdev]);
+    run(&all)
+}
+
 fn corpus_pcap(dir: &TempDir) -> String {
     let p = dir.path("ok.pcap");
     vigil_dataplane::testgen::mixed(1, 2, 1).write_pcap(&p).unwrap();
@@ -44,21 +53,7 @@ fn not_a_pcap() {
 
 #[test]
 fn vdev_that_fails_to_start() {
-    let (code, err) = run(&[
-        "run",
-        "--",
-        "-l",
-        "0-1",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--file-prefix",
-        "vigil-test-badvdev",
-        "--log-level=*:error",
-        "--vdev",
-        "net_af_packet0,iface=vgl_nosuchif",
-    ]);
+    let (code, err) = run_live(&[], "0-1", "vigil-test-badvdev", "net_af_packet0,iface=vgl_nosuchif");
     assert_eq!(code, 1);
     assert!(err.contains("--vdev net_af_packet0,iface=vgl_nosuchif: the device did not start"), "{err}");
 }
@@ -96,44 +91,14 @@ fn bad_config_names_file_line_and_field() {
 
 #[test]
 fn one_lcore_is_not_enough() {
-    let (code, err) = run(&[
-        "run",
-        "--",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--file-prefix",
-        "vigil-test-1lcore",
-        "--log-level=*:error",
-        "--vdev",
-        "net_null0",
-    ]);
+    let (code, err) = run_live(&[], "0", "vigil-test-1lcore", "net_null0");
     assert_eq!(code, 1);
     assert!(err.contains("needs at least 2 lcores"), "{err}");
 }
 
 #[test]
 fn bridge_needs_two_ports() {
-    let (code, err) = run(&[
-        "run",
-        "--mode",
-        "bridge",
-        "--",
-        "-l",
-        "0-1",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--file-prefix",
-        "vigil-test-bridge1",
-        "--log-level=*:error",
-        "--vdev",
-        "net_null0",
-    ]);
+    let (code, err) = run_live(&["--mode", "bridge"], "0-1", "vigil-test-bridge1", "net_null0");
     assert_eq!(code, 1);
     assert!(err.contains("bridge mode needs exactly 2 ports, the EAL arguments created 1"), "{err}");
 }

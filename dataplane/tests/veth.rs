@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_dataplane::testgen;
 
@@ -41,6 +42,34 @@ impl Drop for Veth {
     }
 }
 
+/// Starts `vigil-dp run <args>` with periodic stats into `stats` and EVE into `eve`, on
+/// the EAL arguments `eal` (after the common no-hugepage ones), and waits until its first
+/// report is written.
+fn start_dp(args: &[&str], stats: &Path, eve: &Path, eal: &[String]) -> Child {
+    let mut dp = vigil_dp()
+        .arg("run")
+        .args(args)
+        .args(["--stats-period", "1", "--stats-json"])
+        .arg(stats)
+        .arg("--eve-log")
+        .arg(eve)
+        .arg("--")
+        .args(["--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
+        .args(eal)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start vigil-dp");
+    let t0 = Instant::now();
+    while !stats.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
+        if let Ok(Some(st)) = dp.try_wait() {
+            panic!("vigil-dp exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dp
+}
+
 #[test]
 fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     let _serial = serial();
@@ -53,26 +82,17 @@ fn mirror_on_af_packet_counts_what_tcpreplay_sent() {
     traffic.write_pcap(&pcap).unwrap();
     let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
 
-    let mut dp = vigil_dp()
-        .args(["run", "--mode", "mirror", "--stats-period", "1", "--stats-json"])
-        .arg(&stats)
-        .arg("--eve-log")
-        .arg(&eve)
-        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
-        .arg(format!("--file-prefix=vigil-test-veth-{tag}"))
-        .arg(format!("--vdev=net_af_packet0,iface={b}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start vigil-dp");
-    // Ready once the first periodic report is written.
-    let t0 = Instant::now();
-    while !stats.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
-        if let Ok(Some(st)) = dp.try_wait() {
-            panic!("vigil-dp exited early: {st}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut dp = start_dp(
+        &["--mode", "mirror"],
+        &stats,
+        &eve,
+        &[
+            "-l".into(),
+            "0-1".into(),
+            format!("--file-prefix=vigil-test-veth-{tag}"),
+            format!("--vdev=net_af_packet0,iface={b}"),
+        ],
+    );
     let out = Command::new("tcpreplay").args(["-i", &a, "--pps", "20000"]).arg(&pcap).output().expect("tcpreplay runs");
     assert!(out.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -120,25 +140,16 @@ fn rss_mode_gives_each_worker_its_own_queue() {
     let pcap = dir.path("mixed.pcap");
     traffic.write_pcap(&pcap).unwrap();
     let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
-    let mut dp = vigil_dp()
-        .args(["run", "--mode", "mirror", "--rx-mode", "rss", "--stats-period", "1", "--stats-json"])
-        .arg(&stats)
-        .arg("--eve-log")
-        .arg(&eve)
-        .args(["--", "--lcores=0@0,1@1,2@0", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
-        .arg(format!("--file-prefix=vigil-test-rss-{tag}"))
-        .arg(format!("--vdev=net_af_packet0,iface={b},qpairs=2"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start vigil-dp");
-    let t0 = Instant::now();
-    while !stats.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
-        if let Ok(Some(st)) = dp.try_wait() {
-            panic!("vigil-dp exited early: {st}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut dp = start_dp(
+        &["--mode", "mirror", "--rx-mode", "rss"],
+        &stats,
+        &eve,
+        &[
+            "--lcores=0@0,1@1,2@0".into(),
+            format!("--file-prefix=vigil-test-rss-{tag}"),
+            format!("--vdev=net_af_packet0,iface={b},qpairs=2"),
+        ],
+    );
     let out = Command::new("tcpreplay").args(["-i", &a, "--pps", "10000"]).arg(&pcap).output().expect("tcpreplay runs");
     assert!(out.status.success(), "tcpreplay: {}", String::from_utf8_lossy(&out.stderr));
     std::thread::sleep(Duration::from_millis(1500));
@@ -178,26 +189,18 @@ fn bridge_forwards_every_packet_to_the_other_port() {
     let pcap = dir.path("mixed.pcap");
     traffic.write_pcap(&pcap).unwrap();
     let (eve, stats) = (dir.path("eve.json"), dir.path("stats.json"));
-    let mut dp = vigil_dp()
-        .args(["run", "--mode", "bridge", "--stats-period", "1", "--stats-json"])
-        .arg(&stats)
-        .arg("--eve-log")
-        .arg(&eve)
-        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--log-level=*:error"])
-        .arg(format!("--file-prefix=vigil-test-bridge-{tag}"))
-        .arg(format!("--vdev=net_af_packet0,iface={b1}"))
-        .arg(format!("--vdev=net_af_packet1,iface={b2}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start vigil-dp");
-    let t0 = Instant::now();
-    while !stats.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "vigil-dp did not come up");
-        if let Ok(Some(st)) = dp.try_wait() {
-            panic!("vigil-dp exited early: {st}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut dp = start_dp(
+        &["--mode", "bridge"],
+        &stats,
+        &eve,
+        &[
+            "-l".into(),
+            "0-1".into(),
+            format!("--file-prefix=vigil-test-bridge-{tag}"),
+            format!("--vdev=net_af_packet0,iface={b1}"),
+            format!("--vdev=net_af_packet1,iface={b2}"),
+        ],
+    );
     let before = iface_counter(&a2, "rx_packets");
     let out =
         Command::new("tcpreplay").args(["-i", &a1, "--pps", "20000"]).arg(&pcap).output().expect("tcpreplay runs");

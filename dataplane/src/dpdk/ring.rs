@@ -14,28 +14,36 @@ unsafe impl Send for RingInner {}
 // SAFETY: as above.
 unsafe impl Sync for RingInner {}
 
+/// Frees the mbufs still queued in `raw`, then the ring itself.
+///
+/// # Safety
+/// No other thread may use the ring, now or later.
+unsafe fn drain_and_free(raw: NonNull<dpdk_sys::rte_ring>) {
+    let mut b = Burst::new();
+    loop {
+        // SAFETY: the caller guarantees exclusive use; up to BURST_SIZE pointers fit in b.
+        let n = unsafe {
+            dpdk_sys::vigil_ring_sc_dequeue_burst(
+                raw.as_ptr(),
+                b.ptrs.as_mut_ptr() as *mut *mut _,
+                BURST_SIZE as u32,
+                std::ptr::null_mut(),
+            )
+        };
+        if n == 0 {
+            break;
+        }
+        b.len = n as usize;
+        b.free_all();
+    }
+    // SAFETY: exclusive use (caller), and the ring is empty.
+    unsafe { dpdk_sys::rte_ring_free(raw.as_ptr()) };
+}
+
 impl Drop for RingInner {
     fn drop(&mut self) {
-        // Mbufs still queued go back to their pool.
-        let mut b = Burst::new();
-        loop {
-            // SAFETY: both halves are gone (this is the last Arc), so this thread is the only user.
-            let n = unsafe {
-                dpdk_sys::vigil_ring_sc_dequeue_burst(
-                    self.raw.as_ptr(),
-                    b.ptrs.as_mut_ptr() as *mut *mut _,
-                    BURST_SIZE as u32,
-                    std::ptr::null_mut(),
-                )
-            };
-            if n == 0 {
-                break;
-            }
-            b.len = n as usize;
-            b.free_all();
-        }
-        // SAFETY: no other reference to the ring remains.
-        unsafe { dpdk_sys::rte_ring_free(self.raw.as_ptr()) };
+        // SAFETY: both halves are gone (this is the last Arc), so no thread uses the ring.
+        unsafe { drain_and_free(self.raw) };
     }
 }
 
@@ -179,24 +187,7 @@ impl MpmcRing {
 
 impl Drop for MpmcRing {
     fn drop(&mut self) {
-        let mut b = Burst::new();
-        loop {
-            // SAFETY: no port uses the ring any more (type contract); we drain and free it.
-            let n = unsafe {
-                dpdk_sys::vigil_ring_sc_dequeue_burst(
-                    self.raw.as_ptr(),
-                    b.ptrs.as_mut_ptr() as *mut *mut _,
-                    BURST_SIZE as u32,
-                    std::ptr::null_mut(),
-                )
-            };
-            if n == 0 {
-                break;
-            }
-            b.len = n as usize;
-            b.free_all();
-        }
-        // SAFETY: as above.
-        unsafe { dpdk_sys::rte_ring_free(self.raw.as_ptr()) };
+        // SAFETY: no port uses the ring any more (the type's contract).
+        unsafe { drain_and_free(self.raw) };
     }
 }
