@@ -37,6 +37,24 @@ pub struct ExpectedFlow {
     pub bytes_toclient: u64,
 }
 
+impl ExpectedFlow {
+    /// A flow from `client` to `server` with nothing counted yet.
+    pub fn new(proto: &'static str, vlan: Vlan, client: (IpAddr, u16), server: (IpAddr, u16)) -> ExpectedFlow {
+        ExpectedFlow {
+            proto,
+            client: client.0,
+            client_port: client.1,
+            server: server.0,
+            server_port: server.1,
+            vlan: vlan.ids(),
+            pkts_toserver: 0,
+            pkts_toclient: 0,
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Frame {
     pub ts_ns: u64,
@@ -172,18 +190,7 @@ impl Traffic {
         t0: u64,
         rng: &mut Rng,
     ) {
-        let mut f = ExpectedFlow {
-            proto: "TCP",
-            client: c,
-            client_port: cp,
-            server: s,
-            server_port: sp,
-            vlan: vlan.ids(),
-            pkts_toserver: 0,
-            pkts_toclient: 0,
-            bytes_toserver: 0,
-            bytes_toclient: 0,
-        };
+        let mut f = ExpectedFlow::new("TCP", vlan, (c, cp), (s, sp));
         let (mut cs, mut ss) = (rng.next_u64() as u32, rng.next_u64() as u32);
         let mut t = t0;
         let mut step = |rng: &mut Rng| {
@@ -232,18 +239,7 @@ impl Traffic {
         t0: u64,
         rng: &mut Rng,
     ) {
-        let mut f = ExpectedFlow {
-            proto: "UDP",
-            client: c,
-            client_port: cp,
-            server: s,
-            server_port: sp,
-            vlan: vlan.ids(),
-            pkts_toserver: 0,
-            pkts_toclient: 0,
-            bytes_toserver: 0,
-            bytes_toclient: 0,
-        };
+        let mut f = ExpectedFlow::new("UDP", vlan, (c, cp), (s, sp));
         let mut t = t0;
         for _ in 0..queries {
             t += 1_000 + rng.below(1_000_000);
