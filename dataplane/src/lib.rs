@@ -6,6 +6,7 @@
 //! reports finished flows to the [`eve`] logger; [`stats`] publishes counters. Everything but
 //! `dpdk` and `pipeline` builds without DPDK (`--no-default-features`), so parsers are
 //! tested, fuzzed and benchmarked anywhere.
+pub mod app;
 pub mod config;
 pub mod eve;
 pub mod flow;
