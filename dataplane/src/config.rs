@@ -1,5 +1,6 @@
 //! `vigil.toml`: the dataplane's configuration. Every field has a default; unknown fields
 //! are errors; a parse error names the file, line and field.
+use crate::app::engine::AppConfig;
 use crate::flow::defrag::DefragConfig;
 use crate::flow::stream::StreamConfig;
 use crate::flow::Timeouts;
@@ -118,6 +119,7 @@ pub struct Config {
     pub flow: FlowConfig,
     pub stream: StreamConfig,
     pub defrag: DefragSettings,
+    pub app: AppConfig,
 }
 
 impl Config {
@@ -128,6 +130,7 @@ impl Config {
             timeouts: self.flow.timeouts,
             stream: self.stream,
             defrag: self.defrag.to_config(),
+            app: self.app,
         }
     }
 }

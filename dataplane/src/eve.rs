@@ -4,6 +4,8 @@
 //! queue ([`EventQueue`]); one logger thread drains every queue, formats and writes. A full
 //! queue is a counted drop in live mode; in replay (offline) the worker waits instead, so
 //! every flow of a capture is reported.
+use crate::app::engine::Status;
+use crate::app::AppProto;
 use crate::flow::{EndReason, Flow, TcpState, TO_CLIENT, TO_SERVER};
 use crate::wire::ip_proto;
 use crossbeam::queue::ArrayQueue;
@@ -13,21 +15,48 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a worker hands to the logger.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum EveItem {
     Flow(Flow, EndReason),
+    /// A protocol parser's event about `flow` (a packet in direction `dir`): the JSON object
+    /// written under the key `event_type`. `body` comes from and returns to the queue's
+    /// spare buffers, so steady-state logging does not allocate.
+    App {
+        flow: Flow,
+        dir: u8,
+        event_type: &'static str,
+        body: Vec<u8>,
+    },
 }
 
-/// A worker's bounded queue to the logger.
+/// A worker's bounded queue to the logger, and the buffers the logger hands back.
 pub struct EventQueue {
     q: ArrayQueue<EveItem>,
+    spare: ArrayQueue<Vec<u8>>,
     /// Items dropped because the queue was full.
     pub dropped: AtomicU64,
 }
 
+/// Capacity a spare event buffer starts with.
+const SPARE_BUF: usize = 1024;
+
 impl EventQueue {
     pub fn new(cap: usize) -> EventQueue {
-        EventQueue { q: ArrayQueue::new(cap.max(16)), dropped: AtomicU64::new(0) }
+        let cap = cap.max(16);
+        EventQueue { q: ArrayQueue::new(cap), spare: ArrayQueue::new(cap), dropped: AtomicU64::new(0) }
+    }
+
+    /// An empty event buffer: a recycled one, or a new one while the pool fills up (at most
+    /// about twice the queue's capacity exist).
+    #[inline]
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_else(|| Vec::with_capacity(SPARE_BUF))
+    }
+
+    /// The logger returns a written buffer (dropped if the pool is full).
+    pub fn recycle(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let _ = self.spare.push(buf);
     }
     /// Live mode: never blocks; a full queue drops and counts.
     #[inline]
@@ -172,7 +201,14 @@ struct FlowEvent<'a> {
     icmp_type: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     icmp_code: Option<u8>,
-    app_proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto_orig: Option<&'static str>,
+    /// Why a flow with payload was not identified (`no_match`, `too_few_bytes`, `gap`,
+    /// `probe_limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto_reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tunnel: Option<TunnelInner>,
     flow: FlowInner,
@@ -230,7 +266,12 @@ pub fn write_flow<W: Write>(w: &mut W, f: &Flow, reason: EndReason, iface: Optio
         proto: proto_name(f.key.proto),
         icmp_type: icmp.then_some(f.icmp_type),
         icmp_code: icmp.then_some(f.icmp_code),
-        app_proto: "failed",
+        app_proto: match f.app_state.status {
+            Status::New => None,
+            _ => Some(AppProto::from_u16(f.app).name()),
+        },
+        app_proto_orig: (f.app_state.orig != 0).then(|| AppProto::from_u16(f.app_state.orig).name()),
+        app_proto_reason: (f.app_state.status == Status::Unknown).then(|| f.app_state.reason.name()),
         tunnel: f.tunnel.map(|t| TunnelInner {
             kind: t.kind.name(),
             id: t.id,
@@ -258,6 +299,60 @@ pub fn write_flow<W: Write>(w: &mut W, f: &Flow, reason: EndReason, iface: Optio
     };
     serde_json::to_writer(&mut *w, &ev)?;
     w.write_all(b"\n")
+}
+
+#[derive(Serialize)]
+struct AppHead<'a> {
+    timestamp: String,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_iface: Option<&'a str>,
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    vlan: Vec<u16>,
+    src_ip: String,
+    src_port: u16,
+    dest_ip: String,
+    dest_port: u16,
+    proto: String,
+    app_proto: &'static str,
+}
+
+/// Writes one protocol event (`http`, `dns`, `tls`, ...): the packet's addresses (source =
+/// the sender of the packet, as Suricata writes them), then `"<event_type>": body`.
+pub fn write_app<W: Write>(
+    w: &mut W,
+    f: &Flow,
+    dir: u8,
+    event_type: &'static str,
+    body: &[u8],
+    iface: Option<&str>,
+) -> std::io::Result<()> {
+    let v6 = f.key.ipv6;
+    let (src, sp, dst, dp) = if dir as usize == TO_SERVER {
+        (f.client_addr(), f.client_port(), f.server_addr(), f.server_port())
+    } else {
+        (f.server_addr(), f.server_port(), f.client_addr(), f.client_port())
+    };
+    let head = AppHead {
+        timestamp: format_ts(f.last_ns),
+        flow_id: f.id,
+        in_iface: iface,
+        event_type,
+        vlan: f.vlan.iter().take(f.vlan_count as usize).copied().collect(),
+        src_ip: format_ip(src, v6),
+        src_port: sp,
+        dest_ip: format_ip(dst, v6),
+        dest_port: dp,
+        proto: proto_name(f.key.proto),
+        app_proto: AppProto::from_u16(f.app).name(),
+    };
+    let mut line = serde_json::to_vec(&head)?;
+    line.pop(); // the closing brace
+    w.write_all(&line)?;
+    write!(w, ",\"{event_type}\":")?;
+    w.write_all(body)?;
+    w.write_all(b"}\n")
 }
 
 #[cfg(test)]

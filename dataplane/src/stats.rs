@@ -3,6 +3,7 @@
 //! Each worker owns plain counters and publishes them once per burst into its
 //! [`WorkerStats`] with relaxed stores (one writer, any number of readers, no RMW on the hot
 //! path). Readers (the stats thread, the control-plane link) sum them.
+use crate::app::engine::{AppStats, APP_COUNTERS};
 use crate::flow::defrag::DefragStats;
 use crate::flow::stream::StreamStats;
 use crate::wire::{DecodeEvent, DECODE_EVENT_COUNT};
@@ -11,8 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Named counters published per worker: decoder events, then the defragmenter's, then the
-/// stream reassembler's.
-pub const NAMED_COUNTERS: usize = DECODE_EVENT_COUNT + 10 + 11;
+/// stream reassembler's, then protocol identification's.
+pub const NAMED_COUNTERS: usize = DECODE_EVENT_COUNT + 10 + 11 + APP_COUNTERS;
 
 /// The name of named counter `i`.
 pub fn named_counter(i: usize) -> &'static str {
@@ -23,7 +24,11 @@ pub fn named_counter(i: usize) -> &'static str {
     if let Some((n, _)) = DefragStats::default().counters().get(i) {
         return n;
     }
-    StreamStats::default().counters().get(i - 10).map(|(n, _)| *n).unwrap_or("unknown")
+    let i = i - 10;
+    if let Some((n, _)) = StreamStats::default().counters().get(i) {
+        return n;
+    }
+    AppStats::default().counters().get(i - 11).map(|(n, _)| *n).unwrap_or("unknown")
 }
 
 /// A worker's local counters.
@@ -114,13 +119,14 @@ impl Default for WorkerStats {
 
 impl WorkerStats {
     #[inline]
-    pub fn publish(&self, c: &WorkerCounters, defrag: &DefragStats, stream: &StreamStats) {
+    pub fn publish(&self, c: &WorkerCounters, defrag: &DefragStats, stream: &StreamStats, app: &AppStats) {
         let named = c
             .decode_events
             .iter()
             .copied()
             .chain(defrag.counters().into_iter().map(|x| x.1))
-            .chain(stream.counters().into_iter().map(|x| x.1));
+            .chain(stream.counters().into_iter().map(|x| x.1))
+            .chain(app.counters().into_iter().map(|x| x.1));
         for (a, v) in self.named.iter().zip(named) {
             a.store(v, Relaxed);
         }
@@ -191,7 +197,7 @@ pub struct WorkerSnapshot {
     pub tx_packets: u64,
     pub tx_dropped: u64,
     pub icmp_errors_tied: u64,
-    /// Non-zero named counters: `decoder.*`, `defrag.*`, `stream.*`.
+    /// Non-zero named counters: `decoder.*`, `defrag.*`, `stream.*`, `app.*`.
     pub counters: BTreeMap<String, u64>,
     pub rx_pps: f64,
     pub rx_mbps: f64,

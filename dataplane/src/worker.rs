@@ -10,6 +10,7 @@
 //! their direction and stream offset, and explicit gaps) and whole datagrams (after IP
 //! reassembly), each with the flow they belong to, mutable so a stage can record what it
 //! found (for example the application protocol) on the flow.
+use crate::app::engine::{AppConfig, AppStats, Engine};
 use crate::eve::{EveItem, EventQueue};
 use crate::flow::defrag::{Defrag, DefragConfig, DefragEvent};
 use crate::flow::stream::{StreamConfig, StreamEvent, Streams};
@@ -40,6 +41,10 @@ pub trait PayloadSink: Send {
     fn datagram(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]);
     /// The flow is about to be reported as ended (its streams are flushed first).
     fn flow_end(&mut self, _flow: &mut Flow) {}
+    /// The stage's counters, published with the worker's (`app.*`).
+    fn app_stats(&self) -> Option<&AppStats> {
+        None
+    }
 }
 
 /// Per-worker limits and timeouts.
@@ -49,6 +54,8 @@ pub struct WorkerConfig {
     pub timeouts: Timeouts,
     pub stream: StreamConfig,
     pub defrag: DefragConfig,
+    /// Protocol identification (installs the [`Engine`] as the sink when enabled).
+    pub app: AppConfig,
 }
 
 impl Default for WorkerConfig {
@@ -58,6 +65,7 @@ impl Default for WorkerConfig {
             timeouts: Timeouts::default(),
             stream: StreamConfig::default(),
             defrag: DefragConfig::default(),
+            app: AppConfig::default(),
         }
     }
 }
@@ -126,7 +134,10 @@ impl WorkerCore {
             counters: WorkerCounters::default(),
             streams: Streams::new(cfg.flow_capacity.clamp(16, u32::MAX / 2 - 1), cfg.stream),
             defrag: Defrag::new(cfg.defrag),
-            sink: None,
+            sink: cfg
+                .app
+                .enabled
+                .then(|| Box::new(Engine::new(cfg.app, events.clone(), backpressure)) as Box<dyn PayloadSink>),
             scratch: Box::new(Scratch {
                 dec: [Decoded::default(); BURST],
                 key: [FlowKey::default(); BURST],
@@ -144,7 +155,8 @@ impl WorkerCore {
         }
     }
 
-    /// Installs the stage that receives reassembled payload.
+    /// Replaces the stage that receives reassembled payload (by default the protocol
+    /// identification engine, when `WorkerConfig::app.enabled`).
     pub fn set_sink(&mut self, sink: Box<dyn PayloadSink>) {
         self.sink = Some(sink);
     }
@@ -309,7 +321,8 @@ impl WorkerCore {
         c.flows_evicted = s.evicted;
         c.flows_refused = s.refused;
         c.flows_ended = s.ended_timeout + s.ended_tcp_close + s.ended_shutdown + s.evicted;
-        self.stats.publish(c, &self.defrag.stats(), &self.streams.stats());
+        let app = self.sink.as_ref().and_then(|s| s.app_stats()).copied().unwrap_or_default();
+        self.stats.publish(c, &self.defrag.stats(), &self.streams.stats(), &app);
     }
 }
 

@@ -16,7 +16,7 @@
 //! candidates and breaks a tie between two probes that both match.
 use serde::{Serialize, Serializer};
 
-// pub mod engine; (next commit)
+pub mod engine;
 pub mod registry;
 
 pub mod amqp;
@@ -82,6 +82,13 @@ macro_rules! app_protos {
             /// The protocol stored in `Flow::app`.
             pub fn from_u16(v: u16) -> AppProto {
                 Self::ALL.iter().copied().find(|p| *p as u16 == v).unwrap_or(AppProto::None)
+            }
+            /// The name of this protocol's flow counter (`app.flows.<name>`).
+            pub fn counter_name(self) -> &'static str {
+                match self {
+                    AppProto::None => "app.flows.unknown",
+                    $(AppProto::$variant => concat!("app.flows.", $name),)*
+                }
             }
             /// Parses an `app_proto` name (as in rules and configuration).
             pub fn from_name(s: &str) -> Option<AppProto> {

@@ -10,6 +10,7 @@ mod table;
 
 pub use table::{FlowTable, FlowTableConfig, FlowTableStats, Lookup, Timeouts, EVICT_SCAN};
 
+use crate::app::engine::AppState;
 use crate::wire::{ip_proto, tcp_flags, Decoded, IcmpQuote, IpVersion, Tunnel};
 
 /// Identity of a flow, direction-free.
@@ -158,6 +159,8 @@ pub struct Flow {
     pub icmp_errors: u32,
     /// The tunnel the flow was seen in.
     pub tunnel: Option<Tunnel>,
+    /// Where protocol identification stands (see `app::engine`).
+    pub app_state: AppState,
 }
 
 impl Flow {

@@ -549,6 +549,12 @@ fn eve_logger(mut out: Box<dyn Write + Send>, queues: &[Arc<EventQueue>], done: 
                             eprintln!("vigil-dp: writing EVE log failed: {e}");
                         }
                     }
+                    EveItem::App { flow, dir, event_type, body } => {
+                        if let Err(e) = eve::write_app(&mut out, &flow, dir, event_type, &body, None) {
+                            eprintln!("vigil-dp: writing EVE log failed: {e}");
+                        }
+                        q.recycle(body);
+                    }
                 }
                 n += 1;
                 if n.is_multiple_of(4096) {

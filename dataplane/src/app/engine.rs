@@ -1,0 +1,670 @@
+//! The identification engine: a worker's [`PayloadSink`] that names each flow's application
+//! protocol from its payload and runs that protocol's parser.
+//!
+//! Per flow it keeps an [`AppState`] on the [`Flow`] itself (candidates still alive, bytes
+//! or datagrams probed per direction, the status) and, while the flow is being probed or
+//! parsed over TCP, a [`Session`] from a bounded per-worker pool (probe buffers, the
+//! stream parser's state and message buffers). Sessions are created lazily up to
+//! `AppConfig::sessions` and reused; when the pool is exhausted a new flow is probed on
+//! its first chunk of each direction only and gets no metadata (`app.sessions_refused`).
+//!
+//! Probing stops at the first match, when every candidate said `NoMatch`, or after
+//! `probe_bytes` of each direction (TCP) / `probe_datagrams` datagrams (UDP); from then on
+//! a flow costs one branch per packet, except while its parser still wants data.
+use super::registry::PROTOCOLS;
+use super::*;
+use crate::eve::{EveItem, EventQueue};
+use crate::flow::stream::StreamEvent;
+use crate::flow::Flow;
+use crate::wire::ip_proto;
+use crate::worker::{Backpressure, PayloadSink};
+use std::sync::Arc;
+
+/// TCP chunks probed per flow at most (both directions), whatever their size.
+pub const MAX_PROBE_CHUNKS: u8 = 24;
+
+/// Identification limits (the `[app]` section of `vigil.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// Identify protocols at all.
+    pub enabled: bool,
+    /// TCP: bytes of each direction kept and probed at most.
+    pub probe_bytes: u32,
+    /// UDP: datagrams of each direction probed at most.
+    pub probe_datagrams: u32,
+    /// Parser sessions per worker at most (probe buffers and stream parser state of the
+    /// TCP flows being probed or parsed).
+    pub sessions: u32,
+    /// Bytes a parser may hold back per direction (a message split across segments).
+    pub message_bytes: u32,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig { enabled: true, probe_bytes: 2048, probe_datagrams: 4, sessions: 16384, message_bytes: 16384 }
+    }
+}
+
+/// Where identification of a flow stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    /// No payload yet.
+    #[default]
+    New,
+    Probing,
+    Identified,
+    /// Given up: see [`Unknown`].
+    Unknown,
+}
+
+/// Why a flow with payload was not identified (EVE `app_proto_reason`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Unknown {
+    /// Every candidate's probe rejected the bytes.
+    #[default]
+    NoMatch,
+    /// The flow ended before the probes could decide.
+    TooFewBytes,
+    /// Bytes were lost before the protocol could be decided.
+    Gap,
+    /// The probe budget (bytes, datagrams, chunks) ran out undecided.
+    ProbeLimit,
+}
+
+impl Unknown {
+    pub const ALL: [Unknown; 4] = [Unknown::NoMatch, Unknown::TooFewBytes, Unknown::Gap, Unknown::ProbeLimit];
+    pub fn name(self) -> &'static str {
+        match self {
+            Unknown::NoMatch => "no_match",
+            Unknown::TooFewBytes => "too_few_bytes",
+            Unknown::Gap => "gap",
+            Unknown::ProbeLimit => "probe_limit",
+        }
+    }
+    fn counter_name(self) -> &'static str {
+        match self {
+            Unknown::NoMatch => "app.unknown.no_match",
+            Unknown::TooFewBytes => "app.unknown.too_few_bytes",
+            Unknown::Gap => "app.unknown.gap",
+            Unknown::ProbeLimit => "app.unknown.probe_limit",
+        }
+    }
+}
+
+/// A flow's identification state (kept on the flow).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AppState {
+    /// Candidates still alive: bit `i` is `PROTOCOLS[i]`.
+    pub cand: u64,
+    /// TCP: bytes probed per direction; UDP: datagrams probed per direction.
+    pub seen: [u32; 2],
+    /// Index + 1 of the flow's session, 0 when it has none.
+    pub session: u32,
+    /// The protocol first identified, when a parser refined it (`app_proto_orig`).
+    pub orig: u16,
+    pub status: Status,
+    pub reason: Unknown,
+    /// `PROTOCOLS` index of the identified protocol.
+    pub idx: u8,
+    /// TCP chunks probed.
+    pub chunks: u8,
+    /// A gap was seen while probing.
+    pub gap: bool,
+}
+
+/// Counters of a worker's engine.
+#[derive(Clone, Copy, Debug)]
+pub struct AppStats {
+    /// Ended flows per protocol (index = `AppProto as u16`).
+    pub flows: [u64; APP_PROTOS],
+    /// Ended flows with payload that were not identified, per [`Unknown`] reason.
+    pub unknown: [u64; 4],
+    /// New TCP flows that found the session pool exhausted.
+    pub sessions_refused: u64,
+    /// Sessions in use at most.
+    pub sessions_peak: u64,
+    /// Events written by parsers.
+    pub events: u64,
+    /// Partial messages a parser lost because they did not fit its buffer.
+    pub message_overflows: u64,
+}
+
+/// Number of `AppProto` values (`None` included).
+pub const APP_PROTOS: usize = AppProto::ALL.len() + 1;
+/// Counters published by [`AppStats::counters`].
+pub const APP_COUNTERS: usize = APP_PROTOS + 4 + 4;
+
+impl Default for AppStats {
+    fn default() -> Self {
+        AppStats {
+            flows: [0; APP_PROTOS],
+            unknown: [0; 4],
+            sessions_refused: 0,
+            sessions_peak: 0,
+            events: 0,
+            message_overflows: 0,
+        }
+    }
+}
+
+impl AppStats {
+    /// Named counters (`app.flows.<proto>`, `app.unknown.<reason>`, ...).
+    pub fn counters(&self) -> [(&'static str, u64); APP_COUNTERS] {
+        let mut out = [("", 0); APP_COUNTERS];
+        let names = std::iter::once(AppProto::None).chain(AppProto::ALL.iter().copied());
+        let protos = names.map(|p| (p.counter_name(), self.flows.get(p as usize).copied().unwrap_or(0)));
+        let unknown =
+            Unknown::ALL.iter().map(|u| (u.counter_name(), self.unknown.get(*u as usize).copied().unwrap_or(0)));
+        let rest = [
+            ("app.sessions_refused", self.sessions_refused),
+            ("app.sessions_peak", self.sessions_peak),
+            ("app.events", self.events),
+            ("app.message_overflows", self.message_overflows),
+        ];
+        for (slot, v) in out.iter_mut().zip(protos.chain(unknown).chain(rest)) {
+            *slot = v;
+        }
+        out
+    }
+}
+
+macro_rules! parsers {
+    ($($kind:ident => $module:ident,)*) => {
+        /// The stream parser of a session.
+        #[derive(Debug, Default)]
+        enum Parser {
+            #[default]
+            None,
+            $($kind($module::State),)*
+        }
+        impl Parser {
+            fn new(kind: StreamKind) -> Parser {
+                match kind {
+                    StreamKind::None => Parser::None,
+                    $(StreamKind::$kind => Parser::$kind(Default::default()),)*
+                }
+            }
+            fn data(&mut self, dir: usize, data: &[u8], buf: &mut MsgBuf, cx: &mut Cx<'_>) -> Next {
+                match self {
+                    Parser::None => Next::Done,
+                    $(Parser::$kind(s) => s.data(dir, data, buf, cx),)*
+                }
+            }
+            fn gap(&mut self, dir: usize) -> Next {
+                match self {
+                    Parser::None => Next::Done,
+                    $(Parser::$kind(s) => s.gap(dir),)*
+                }
+            }
+            fn end(&mut self, cx: &mut Cx<'_>) {
+                match self {
+                    Parser::None => {}
+                    $(Parser::$kind(s) => s.end(cx),)*
+                }
+            }
+        }
+    };
+}
+
+parsers! {
+    Http => http,
+    Http2 => http2,
+    Tls => tls,
+    Ssh => ssh,
+    Dns => dns,
+    Krb5 => krb5,
+    Ldap => ldap,
+    Smb => smb,
+    Rdp => rdp,
+    Mysql => mysql,
+    Pgsql => pgsql,
+    Redis => redis,
+    Mongodb => mongodb,
+    Kafka => kafka,
+    Mqtt => mqtt,
+    Smtp => smtp,
+    Pop3 => pop3,
+    Imap => imap,
+    Ftp => ftp,
+    Sip => sip,
+    Rtsp => rtsp,
+    Stratum => stratum,
+}
+
+/// A TCP flow's probe buffers and parser, reused from flow to flow.
+#[derive(Debug)]
+struct Session {
+    parser: Parser,
+    probe: [Vec<u8>; 2],
+    msg: [MsgBuf; 2],
+}
+
+/// Writes parser events to the worker's EVE queue.
+struct Out<'a> {
+    queue: &'a EventQueue,
+    bp: Backpressure,
+    flow: &'a Flow,
+    events: &'a mut u64,
+}
+
+impl EventOut for Out<'_> {
+    fn event(&mut self, dir: usize, event_type: &'static str, body: &[u8]) {
+        let mut buf = self.queue.spare_buffer();
+        buf.extend_from_slice(body);
+        let item = EveItem::App { flow: *self.flow, dir: dir as u8, event_type, body: buf };
+        *self.events += 1;
+        match self.bp {
+            Backpressure::Drop => self.queue.push_or_drop(item),
+            Backpressure::Wait => self.queue.push_wait(item),
+        }
+    }
+}
+
+/// One worker's identification engine.
+pub struct Engine {
+    cfg: AppConfig,
+    sessions: Vec<Session>,
+    free: Vec<u32>,
+    in_use: u64,
+    tcp_mask: u64,
+    udp_mask: u64,
+    scratch: Vec<u8>,
+    queue: Arc<EventQueue>,
+    bp: Backpressure,
+    pub stats: AppStats,
+}
+
+fn mask(f: impl Fn(&Desc) -> bool) -> u64 {
+    PROTOCOLS.iter().enumerate().filter(|(_, d)| f(d)).fold(0, |m, (i, _)| m | 1 << i)
+}
+
+/// What one round of probes concluded.
+enum Verdict {
+    Match(usize),
+    Alive(u64),
+}
+
+fn run_probes(cand: u64, input: &ProbeInput<'_>) -> Verdict {
+    let mut alive = cand;
+    let mut best: Option<(usize, bool)> = None;
+    let mut bits = cand;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let probe = PROTOCOLS.get(i).and_then(|d| if input.l4 == L4::Tcp { d.tcp } else { d.udp });
+        let Some(probe) = probe else {
+            alive &= !(1 << i);
+            continue;
+        };
+        match probe(input) {
+            Probe::Match => {
+                // Registry order decides between matches; a match whose well-known port is
+                // the server's wins over one whose is not (the tie-break, nothing more).
+                let on_port = PROTOCOLS.get(i).is_some_and(|d| d.ports.contains(&input.server_port));
+                if best.is_none_or(|(_, p)| on_port && !p) {
+                    best = Some((i, on_port));
+                }
+            }
+            Probe::NoMatch => alive &= !(1 << i),
+            Probe::NeedMore => {}
+        }
+    }
+    match best {
+        Some((i, _)) => Verdict::Match(i),
+        None => Verdict::Alive(alive),
+    }
+}
+
+/// Runs `chunks` through `parser` until it is done.
+fn feed(parser: &mut Parser, msg: &mut [MsgBuf; 2], cx: &mut Cx<'_>, chunks: &[(usize, &[u8])]) -> Next {
+    for &(dir, data) in chunks {
+        if data.is_empty() {
+            continue;
+        }
+        let Some(buf) = msg.get_mut(dir & 1) else { continue };
+        if parser.data(dir & 1, data, buf, cx) == Next::Done {
+            return Next::Done;
+        }
+    }
+    Next::More
+}
+
+impl Engine {
+    pub fn new(cfg: AppConfig, queue: Arc<EventQueue>, bp: Backpressure) -> Engine {
+        Engine {
+            cfg,
+            sessions: Vec::new(),
+            free: Vec::new(),
+            in_use: 0,
+            tcp_mask: mask(|d| d.tcp.is_some()),
+            udp_mask: mask(|d| d.udp.is_some()),
+            scratch: Vec::with_capacity(4096),
+            queue,
+            bp,
+            stats: AppStats::default(),
+        }
+    }
+
+    /// A session for a new TCP flow, or 0 when the pool is exhausted.
+    fn acquire(&mut self) -> u32 {
+        let idx = if let Some(i) = self.free.pop() {
+            i
+        } else if (self.sessions.len() as u64) < self.cfg.sessions as u64 {
+            let cap = self.cfg.probe_bytes as usize;
+            let m = self.cfg.message_bytes as usize;
+            self.sessions.push(Session {
+                parser: Parser::None,
+                probe: [Vec::with_capacity(cap), Vec::with_capacity(cap)],
+                msg: [MsgBuf::new(m), MsgBuf::new(m)],
+            });
+            (self.sessions.len() - 1) as u32
+        } else {
+            self.stats.sessions_refused += 1;
+            return 0;
+        };
+        self.in_use += 1;
+        self.stats.sessions_peak = self.stats.sessions_peak.max(self.in_use);
+        idx + 1
+    }
+
+    fn release(&mut self, flow: &mut Flow) {
+        let s = std::mem::take(&mut flow.app_state.session);
+        if s == 0 {
+            return;
+        }
+        if let Some(sess) = self.sessions.get_mut(s as usize - 1) {
+            sess.parser = Parser::None;
+            for p in &mut sess.probe {
+                p.clear();
+            }
+            for m in &mut sess.msg {
+                self.stats.message_overflows += m.overflows as u64;
+                m.clear();
+            }
+            self.free.push(s - 1);
+            self.in_use = self.in_use.saturating_sub(1);
+        }
+    }
+
+    fn give_up(&mut self, flow: &mut Flow, why: Unknown) {
+        flow.app_state.status = Status::Unknown;
+        flow.app_state.reason = why;
+        self.release(flow);
+    }
+
+    fn tcp_data(&mut self, flow: &mut Flow, dir: usize, data: &[u8]) {
+        match flow.app_state.status {
+            Status::Identified => {
+                if flow.app_state.session != 0 {
+                    self.parse(flow, &[(dir, data)]);
+                }
+                return;
+            }
+            Status::Unknown => return,
+            Status::New => {
+                flow.app_state.status = Status::Probing;
+                flow.app_state.cand = self.tcp_mask;
+                flow.app_state.session = self.acquire();
+            }
+            Status::Probing => {}
+        }
+        let window = self.cfg.probe_bytes;
+        let st = flow.app_state;
+        let seen = st.seen.get(dir).copied().unwrap_or(window);
+        if seen >= window {
+            return;
+        }
+        let take = (data.len() as u64).min((window - seen) as u64) as usize;
+        let head = data.get(..take).unwrap_or(data);
+        if let Some(s) = flow.app_state.seen.get_mut(dir) {
+            *s = s.saturating_add(data.len() as u32);
+        }
+        flow.app_state.chunks = st.chunks.saturating_add(1);
+        let input = ProbeInput {
+            dir,
+            data: head,
+            l4: L4::Tcp,
+            client_port: flow.client_port(),
+            server_port: flow.server_port(),
+            pkt: 0,
+        };
+        let sess = (st.session as usize).checked_sub(1).and_then(|i| self.sessions.get_mut(i));
+        let verdict = match sess.and_then(|s| s.probe.get_mut(dir)) {
+            Some(buf) => {
+                buf.extend_from_slice(head);
+                run_probes(st.cand, &ProbeInput { data: buf, ..input })
+            }
+            // No session: only a direction's first chunk can be probed (it starts the stream).
+            None if seen == 0 => run_probes(st.cand, &input),
+            None => Verdict::Alive(st.cand),
+        };
+        match verdict {
+            Verdict::Match(i) => self.identified_tcp(flow, i, dir, data.get(take..).unwrap_or(&[])),
+            Verdict::Alive(0) => self.give_up(flow, Unknown::NoMatch),
+            Verdict::Alive(cand) => {
+                flow.app_state.cand = cand;
+                let [a, b] = flow.app_state.seen;
+                if (a >= window && b >= window) || flow.app_state.chunks >= MAX_PROBE_CHUNKS {
+                    let why = if flow.app_state.gap { Unknown::Gap } else { Unknown::ProbeLimit };
+                    self.give_up(flow, why);
+                }
+            }
+        }
+    }
+
+    /// `PROTOCOLS[i]` matched on direction `dir`, whose bytes beyond the probe buffer are
+    /// `rest`: start its parser on everything seen so far.
+    fn identified_tcp(&mut self, flow: &mut Flow, i: usize, dir: usize, rest: &[u8]) {
+        let Some(d) = PROTOCOLS.get(i) else { return };
+        flow.app = d.proto as u16;
+        flow.app_state.status = Status::Identified;
+        flow.app_state.idx = i as u8;
+        if d.stream == StreamKind::None {
+            self.release(flow);
+            return;
+        }
+        let Some(k) = (flow.app_state.session as usize).checked_sub(1) else { return };
+        let other = dir ^ 1;
+        let seen_other = flow.app_state.seen.get(other).copied().unwrap_or(0) as usize;
+        let Self { sessions, scratch, queue, bp, stats, .. } = self;
+        let Some(Session { parser, probe, msg }) = sessions.get_mut(k) else { return };
+        *parser = Parser::new(d.stream);
+        let fl: &Flow = flow;
+        let mut out = Out { queue, bp: *bp, flow: fl, events: &mut stats.events };
+        let mut cx = Cx::new(&mut out, scratch, fl.client_port(), fl.server_port());
+        // Replay what the probes saw: the other direction first (it came earlier), then this
+        // one, then the part of this chunk beyond the probe window.
+        let [p0, p1] = &*probe;
+        let (first, second) = if other == 0 { (p0, p1) } else { (p1, p0) };
+        let mut next = feed(parser, msg, &mut cx, &[(other, first), (dir, second), (dir, rest)]);
+        if next == Next::More && seen_other > first.len() {
+            // The other direction went on beyond the probe window: those bytes are lost.
+            if let Some(m) = msg.get_mut(other) {
+                m.clear();
+            }
+            next = parser.gap(other);
+        }
+        let refined = cx.refined();
+        for p in probe.iter_mut() {
+            p.clear();
+        }
+        self.finish_parse(flow, refined, next);
+    }
+
+    /// Feeds chunks to the flow's parser; releases the session once it is done.
+    fn parse(&mut self, flow: &mut Flow, chunks: &[(usize, &[u8])]) {
+        let Some(k) = (flow.app_state.session as usize).checked_sub(1) else { return };
+        let Self { sessions, scratch, queue, bp, stats, .. } = self;
+        let Some(sess) = sessions.get_mut(k) else { return };
+        let fl: &Flow = flow;
+        let mut out = Out { queue, bp: *bp, flow: fl, events: &mut stats.events };
+        let mut cx = Cx::new(&mut out, scratch, fl.client_port(), fl.server_port());
+        let next = feed(&mut sess.parser, &mut sess.msg, &mut cx, chunks);
+        let refined = cx.refined();
+        self.finish_parse(flow, refined, next);
+    }
+
+    fn finish_parse(&mut self, flow: &mut Flow, refined: Option<AppProto>, next: Next) {
+        if let Some(p) = refined {
+            self.refine(flow, p);
+        }
+        if next == Next::Done {
+            self.release(flow);
+        }
+    }
+
+    fn refine(&mut self, flow: &mut Flow, p: AppProto) {
+        if flow.app != p as u16 {
+            if flow.app_state.orig == 0 {
+                flow.app_state.orig = flow.app;
+            }
+            flow.app = p as u16;
+        }
+    }
+
+    fn gap_parser(&mut self, flow: &mut Flow, dir: usize) {
+        let Some(k) = (flow.app_state.session as usize).checked_sub(1) else { return };
+        let Some(sess) = self.sessions.get_mut(k) else { return };
+        if let Some(m) = sess.msg.get_mut(dir) {
+            m.clear();
+        }
+        if sess.parser.gap(dir) == Next::Done {
+            self.release(flow);
+        }
+    }
+
+    fn tcp_gap(&mut self, flow: &mut Flow, dir: usize) {
+        match flow.app_state.status {
+            Status::Identified => self.gap_parser(flow, dir),
+            Status::Probing => {
+                // This direction can no longer be probed from its start.
+                flow.app_state.gap = true;
+                if let Some(s) = flow.app_state.seen.get_mut(dir) {
+                    *s = self.cfg.probe_bytes;
+                }
+                if flow.app_state.seen.iter().all(|&n| n >= self.cfg.probe_bytes) {
+                    self.give_up(flow, Unknown::Gap);
+                }
+            }
+            Status::New => {
+                flow.app_state.gap = true;
+            }
+            Status::Unknown => {}
+        }
+    }
+
+    fn udp(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]) {
+        match flow.app_state.status {
+            Status::Identified => {
+                self.datagram_parser(flow, dir, payload);
+                return;
+            }
+            Status::Unknown => return,
+            Status::New => {
+                flow.app_state.status = Status::Probing;
+                flow.app_state.cand = self.udp_mask;
+            }
+            Status::Probing => {}
+        }
+        let st = flow.app_state;
+        let input = ProbeInput {
+            dir,
+            data: payload,
+            l4: L4::Udp,
+            client_port: flow.client_port(),
+            server_port: flow.server_port(),
+            pkt: st.seen.get(dir).copied().unwrap_or(0),
+        };
+        match run_probes(st.cand, &input) {
+            Verdict::Match(i) => {
+                if let Some(d) = PROTOCOLS.get(i) {
+                    flow.app = d.proto as u16;
+                    flow.app_state.status = Status::Identified;
+                    flow.app_state.idx = i as u8;
+                    self.datagram_parser(flow, dir, payload);
+                }
+            }
+            Verdict::Alive(0) => self.give_up(flow, Unknown::NoMatch),
+            Verdict::Alive(cand) => {
+                flow.app_state.cand = cand;
+                if let Some(s) = flow.app_state.seen.get_mut(dir) {
+                    *s += 1;
+                }
+                let [a, b] = flow.app_state.seen;
+                if a + b >= 2 * self.cfg.probe_datagrams {
+                    self.give_up(flow, Unknown::ProbeLimit);
+                }
+            }
+        }
+    }
+
+    fn datagram_parser(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]) {
+        let Some(parse) = PROTOCOLS.get(flow.app_state.idx as usize).and_then(|d| d.datagram) else { return };
+        let Self { scratch, queue, bp, stats, .. } = self;
+        let mut out = Out { queue, bp: *bp, flow, events: &mut stats.events };
+        let mut cx = Cx::new(&mut out, scratch, flow.client_port(), flow.server_port());
+        parse(dir, payload, &mut cx);
+    }
+}
+
+impl PayloadSink for Engine {
+    fn stream(&mut self, flow: &mut Flow, ev: &StreamEvent<'_>) {
+        if !self.cfg.enabled {
+            return;
+        }
+        match *ev {
+            StreamEvent::Data { dir, data, .. } => self.tcp_data(flow, dir & 1, data),
+            StreamEvent::Gap { dir, .. } => self.tcp_gap(flow, dir & 1),
+            StreamEvent::DepthReached { .. } | StreamEvent::OverlapDifferentData { .. } => {}
+        }
+    }
+
+    fn datagram(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]) {
+        if self.cfg.enabled && flow.key.proto == ip_proto::UDP {
+            self.udp(flow, dir & 1, payload);
+        }
+    }
+
+    fn flow_end(&mut self, flow: &mut Flow) {
+        if flow.app_state.status == Status::Probing {
+            let window = self.cfg.probe_bytes;
+            let why = if flow.app_state.gap {
+                Unknown::Gap
+            } else if flow.key.proto == ip_proto::TCP && flow.app_state.seen.iter().any(|&n| n >= window) {
+                Unknown::ProbeLimit
+            } else {
+                Unknown::TooFewBytes
+            };
+            self.give_up(flow, why);
+        }
+        if let Some(k) = (flow.app_state.session as usize).checked_sub(1) {
+            let Self { sessions, scratch, queue, bp, stats, .. } = self;
+            if let Some(sess) = sessions.get_mut(k) {
+                let mut out = Out { queue, bp: *bp, flow, events: &mut stats.events };
+                let mut cx = Cx::new(&mut out, scratch, flow.client_port(), flow.server_port());
+                sess.parser.end(&mut cx);
+            }
+            self.release(flow);
+        }
+        match flow.app_state.status {
+            Status::Identified => {
+                if let Some(n) = self.stats.flows.get_mut(flow.app as usize) {
+                    *n += 1;
+                }
+            }
+            Status::Unknown => {
+                if let Some(n) = self.stats.unknown.get_mut(flow.app_state.reason as usize) {
+                    *n += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn app_stats(&self) -> Option<&AppStats> {
+        Some(&self.stats)
+    }
+}
