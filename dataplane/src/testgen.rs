@@ -190,6 +190,27 @@ impl Traffic {
         t0: u64,
         rng: &mut Rng,
     ) {
+        let mut msgs = Vec::with_capacity(exchanges * 2);
+        for _ in 0..exchanges {
+            let req: Vec<u8> = (0..(1 + rng.below(400))).map(|i| b'a' + (i % 26) as u8).collect();
+            let resp: Vec<u8> = (0..(1 + rng.below(1400))).map(|i| (i % 251) as u8).collect();
+            msgs.push((true, req));
+            msgs.push((false, resp));
+        }
+        self.tcp_dialogue(vlan, (c, cp), (s, sp), &msgs, t0, rng);
+    }
+
+    /// A full TCP connection carrying `msgs` (to_server?, bytes), one segment each:
+    /// handshake, the messages, FIN/ACK close.
+    pub fn tcp_dialogue(
+        &mut self,
+        vlan: Vlan,
+        (c, cp): (IpAddr, u16),
+        (s, sp): (IpAddr, u16),
+        msgs: &[(bool, Vec<u8>)],
+        t0: u64,
+        rng: &mut Rng,
+    ) {
         let mut f = ExpectedFlow::new("TCP", vlan, (c, cp), (s, sp));
         let (mut cs, mut ss) = (rng.next_u64() as u32, rng.next_u64() as u32);
         let mut t = t0;
@@ -205,15 +226,15 @@ impl Traffic {
         ss = ss.wrapping_add(1);
         let ts = step(rng);
         self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true), &mut f, true);
-        for _ in 0..exchanges {
-            let req: Vec<u8> = (0..(1 + rng.below(400))).map(|i| b'a' + (i % 26) as u8).collect();
-            let resp: Vec<u8> = (0..(1 + rng.below(1400))).map(|i| (i % 251) as u8).collect();
+        for (to_server, m) in msgs {
             let ts = step(rng);
-            self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "P", &req, true), &mut f, true);
-            cs = cs.wrapping_add(req.len() as u32);
-            let ts = step(rng);
-            self.push(ts, tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "P", &resp, false), &mut f, false);
-            ss = ss.wrapping_add(resp.len() as u32);
+            if *to_server {
+                self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "P", m, true), &mut f, true);
+                cs = cs.wrapping_add(m.len() as u32);
+            } else {
+                self.push(ts, tcp_frame(vlan, s, c, sp, cp, ss, Some(cs), "P", m, false), &mut f, false);
+                ss = ss.wrapping_add(m.len() as u32);
+            }
         }
         let ts = step(rng);
         self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "F", &[], true), &mut f, true);
@@ -223,6 +244,27 @@ impl Traffic {
         ss = ss.wrapping_add(1);
         let ts = step(rng);
         self.push(ts, tcp_frame(vlan, c, s, cp, sp, cs, Some(ss), "", &[], true), &mut f, true);
+        self.flows.push(f);
+    }
+
+    /// UDP datagrams `msgs` (to_server?, payload) on one 5-tuple.
+    pub fn udp_dialogue(
+        &mut self,
+        vlan: Vlan,
+        (c, cp): (IpAddr, u16),
+        (s, sp): (IpAddr, u16),
+        msgs: &[(bool, Vec<u8>)],
+        t0: u64,
+    ) {
+        let mut f = ExpectedFlow::new("UDP", vlan, (c, cp), (s, sp));
+        for (i, (to_server, m)) in msgs.iter().enumerate() {
+            let t = t0 + 1_000_000 * i as u64;
+            if *to_server {
+                self.push(t, udp_frame(vlan, c, s, cp, sp, m, true), &mut f, true);
+            } else {
+                self.push(t, udp_frame(vlan, s, c, sp, cp, m, false), &mut f, false);
+            }
+        }
         self.flows.push(f);
     }
 

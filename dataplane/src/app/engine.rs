@@ -668,3 +668,52 @@ impl PayloadSink for Engine {
         Some(&self.stats)
     }
 }
+
+/// Checks that every body a parser writes is one JSON value (fuzzing).
+struct JsonCheck;
+
+impl EventOut for JsonCheck {
+    #[allow(clippy::panic)] // the fuzzer's crash signal
+    fn event(&mut self, _dir: usize, event_type: &'static str, body: &[u8]) {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+            panic!("{event_type} event is not JSON: {}", String::from_utf8_lossy(body));
+        }
+    }
+}
+
+/// Runs every probe and parser of the registry on `input` (the fuzz target `app`): the
+/// first byte says how the rest is cut into chunks (size, alternating directions, a gap).
+#[doc(hidden)]
+pub fn exercise(input: &[u8]) {
+    let Some((&how, data)) = input.split_first() else { return };
+    let (mut out, mut scratch) = (JsonCheck, Vec::new());
+    let mut cx = Cx::new(&mut out, &mut scratch, 40000, 40001);
+    for d in PROTOCOLS {
+        for dir in 0..2 {
+            for (l4, probe) in [(L4::Tcp, d.tcp), (L4::Udp, d.udp)] {
+                if let Some(p) = probe {
+                    let _ = p(&ProbeInput { dir, data, l4, client_port: 40000, server_port: 40001, pkt: 0 });
+                }
+            }
+            if let Some(f) = d.datagram {
+                f(dir, data, &mut cx);
+            }
+        }
+        if d.stream == StreamKind::None {
+            continue;
+        }
+        let mut parser = Parser::new(d.stream);
+        let mut msg = [MsgBuf::default(), MsgBuf::default()];
+        let chunk = 1 + (how & 0x3f) as usize;
+        for (i, c) in data.chunks(chunk).enumerate() {
+            let dir = if how & 0x40 != 0 { i & 1 } else { 0 };
+            if how & 0x80 != 0 && i == 2 && parser.gap(dir) == Next::Done {
+                break;
+            }
+            if feed(&mut parser, &mut msg, &mut cx, &[(dir, c)]) == Next::Done {
+                break;
+            }
+        }
+        parser.end(&mut cx);
+    }
+}
