@@ -11,6 +11,8 @@ echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cores: $(grep -m1 'model name' /
 $B --udp64 --runs 5 --seconds 3
 if [ -d "$corpus" ]; then
   $B --pcap "$corpus" --runs 5 --seconds 3
+  # Protocol identification on vs off, interleaved runs, on the corpus mix.
+  $B --pcap "$corpus" --mode dpi --runs 5 --seconds 3
 fi
 # Flow scaling: concurrent flows on one worker core (64-byte UDP).
 for f in 1000 100000 1000000; do

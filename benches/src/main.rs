@@ -32,6 +32,10 @@ enum Mode {
     Io,
     Worker,
     Pipeline,
+    /// The worker's work on the capture's frames in their order, every flow new in each
+    /// pass (a fresh worker per pass, built outside the timed part), with protocol
+    /// identification on and off in alternate runs: its cost as a ratio from one run.
+    Dpi,
 }
 
 #[derive(Parser)]
@@ -63,11 +67,14 @@ struct Cli {
     json: bool,
 }
 
-fn load_frames(cli: &Cli) -> Result<Vec<(LinkType, Vec<u8>)>> {
+/// A frame of the workload: link type, bytes, capture time.
+type Frame = (LinkType, Vec<u8>, u64);
+
+fn load_frames(cli: &Cli) -> Result<Vec<Frame>> {
     if cli.pcap.is_empty() {
         let n = cli.preload.unwrap_or(8192);
         let t = testgen::udp64(cli.flows.unwrap_or(1024).min(n as u32).max(1), n);
-        return Ok(t.frames.into_iter().map(|f| (LinkType::Ethernet, f.data)).collect());
+        return Ok(t.frames.into_iter().map(|f| (LinkType::Ethernet, f.data, f.ts_ns)).collect());
     }
     let mut files = Vec::new();
     for p in &cli.pcap {
@@ -92,7 +99,7 @@ fn load_frames(cli: &Cli) -> Result<Vec<(LinkType, Vec<u8>)>> {
         };
         while let Ok(Some(rec)) = r.next_record() {
             if rec.data.len() <= 2048 {
-                out.push((rec.link, rec.data.to_vec()));
+                out.push((rec.link, rec.data.to_vec(), rec.ts_ns));
             }
         }
     }
@@ -109,13 +116,13 @@ struct Setup {
     preloaded: usize,
 }
 
-fn preload(name: &str, frames: &[(LinkType, Vec<u8>)], n: usize, pool: Arc<Mempool>) -> Result<Setup> {
+fn preload(name: &str, frames: &[Frame], n: usize, pool: Arc<Mempool>) -> Result<Setup> {
     let ring = MpmcRing::new(name, (n as u32 * 2).max(1024))?;
     let mut b = Burst::new();
     let mut bytes = 0u64;
     let mut count = 0usize;
     for i in 0..n {
-        let (link, f) = &frames[i % frames.len()];
+        let (link, f, _) = &frames[i % frames.len()];
         let mut m = frame_to_mbuf(&pool, f).context("mempool too small for --preload")?;
         *m.meta_mut() = PktMeta {
             ts_ns: 1_700_000_000_000_000_000,
@@ -199,7 +206,7 @@ fn one_burst(
         }
         core.process_burst(refs.get(..burst.len()).unwrap_or_default());
         core.end_burst(0);
-        while q.pop().is_some() {}
+        drain(q);
     }
     while !burst.is_empty() {
         port.tx_burst(0, burst);
@@ -278,6 +285,46 @@ fn pipeline_run(eal: &Eal, cli: &Cli, setup: &Setup, run: usize) -> Result<Sampl
     Ok(Sample { mpps: pkts / dt / 1e6, gbps: pkts * avg * 8.0 / dt / 1e9 })
 }
 
+/// Empties a worker's EVE queue, returning event buffers for reuse as the logger does.
+fn drain(q: &EventQueue) {
+    while let Some(item) = q.pop() {
+        if let vigil_dataplane::eve::EveItem::App { body, .. } = item {
+            q.recycle(body);
+        }
+    }
+}
+
+/// `dpi`: passes over the capture's frames on a fresh worker each (identification on or
+/// off) until `--seconds` of work; only the per-packet work and the final flush are timed.
+fn dpi_run(cli: &Cli, frames: &[Frame], app: bool) -> Sample {
+    let q = Arc::new(EventQueue::new(1 << 16));
+    let mut cfg = WorkerConfig { flow_capacity: cli.capacity, ..WorkerConfig::default() };
+    cfg.app.enabled = app;
+    let bytes_per_pass: u64 = frames.iter().map(|f| f.1.len() as u64).sum();
+    let (mut busy, mut passes) = (Duration::ZERO, 0u64);
+    while busy.as_secs_f64() < cli.seconds {
+        let mut core = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
+        let t0 = Instant::now();
+        let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+        for chunk in frames.chunks(32) {
+            let mut refs = [empty; 32];
+            for (r, (link, f, ts)) in refs.iter_mut().zip(chunk) {
+                *r = PktRef { link: *link, frame: f, ts_ns: *ts, wire_len: f.len() as u32 };
+            }
+            core.process_burst(refs.get(..chunk.len()).unwrap_or_default());
+            core.end_burst(0);
+            drain(&q);
+        }
+        core.finish();
+        drain(&q);
+        busy += t0.elapsed();
+        passes += 1;
+    }
+    let dt = busy.as_secs_f64();
+    let pkts = (frames.len() as u64 * passes) as f64;
+    Sample { mpps: pkts / dt / 1e6, gbps: (bytes_per_pass * passes) as f64 * 8.0 / dt / 1e9 }
+}
+
 fn median(mut v: Vec<Sample>) -> Sample {
     v.sort_by(|a, b| a.mpps.total_cmp(&b.mpps));
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -304,12 +351,39 @@ fn main() -> Result<()> {
     let pool = Arc::new(Mempool::new("bench_pool", (preload_n as u32 + 8192).max(16384), 256, PKT_META_SIZE, 2176)?);
     let workload = if cli.pcap.is_empty() { "udp64".to_string() } else { format!("pcap({} frames)", frames.len()) };
     for mode in &cli.mode {
+        if *mode == Mode::Dpi {
+            let (mut on, mut off) = (Vec::new(), Vec::new());
+            for _ in 0..cli.runs {
+                off.push(dpi_run(&cli, &frames, false));
+                on.push(dpi_run(&cli, &frames, true));
+            }
+            let fmt = |v: &[Sample]| v.iter().map(|s| format!("{:.2}", s.mpps)).collect::<Vec<_>>().join(" ");
+            let (a, b) = (median(on.clone()), median(off.clone()));
+            let ratios: Vec<f64> = on.iter().zip(&off).map(|(x, y)| x.mpps / y.mpps.max(1e-9)).collect();
+            let mut r = ratios.clone();
+            r.sort_by(f64::total_cmp);
+            let cost = 1.0 - r.get(r.len() / 2).copied().unwrap_or(1.0);
+            println!(
+                "dpi       {workload:<22} app off median {:>6.2} Mpps {:>6.2} Gbit/s [{}]\n\
+                 dpi       {workload:<22} app on  median {:>6.2} Mpps {:>6.2} Gbit/s [{}]\n\
+                 dpi       identification cost (median of per-run on/off ratios): {:.1}%",
+                b.mpps,
+                b.gbps,
+                fmt(&off),
+                a.mpps,
+                a.gbps,
+                fmt(&on),
+                cost * 100.0
+            );
+            continue;
+        }
         let mut samples = Vec::new();
         for run in 0..cli.runs {
             let setup = preload(&format!("r{}{run}", *mode as u8), &frames, preload_n, pool.clone())?;
             let s = match mode {
                 Mode::Io | Mode::Worker => single_core(*mode, &cli, &setup, &format!("s{}{run}", *mode as u8))?,
                 Mode::Pipeline => pipeline_run(&eal, &cli, &setup, run)?,
+                Mode::Dpi => continue, // measured above
             };
             samples.push(s);
         }
