@@ -130,12 +130,14 @@ pub struct AppStats {
     pub events: u64,
     /// Partial messages a parser lost because they did not fit its buffer.
     pub message_overflows: u64,
+    /// Data connections announced by control connections (FTP).
+    pub expectations: u64,
 }
 
 /// Number of `AppProto` values (`None` included).
 pub const APP_PROTOS: usize = AppProto::ALL.len() + 1;
 /// Counters published by [`AppStats::counters`].
-pub const APP_COUNTERS: usize = APP_PROTOS + 4 + 4;
+pub const APP_COUNTERS: usize = APP_PROTOS + 4 + 5;
 
 impl Default for AppStats {
     fn default() -> Self {
@@ -146,6 +148,7 @@ impl Default for AppStats {
             sessions_peak: 0,
             events: 0,
             message_overflows: 0,
+            expectations: 0,
         }
     }
 }
@@ -163,6 +166,7 @@ impl AppStats {
             ("app.sessions_peak", self.sessions_peak),
             ("app.events", self.events),
             ("app.message_overflows", self.message_overflows),
+            ("app.expectations", self.expectations),
         ];
         for (slot, v) in out.iter_mut().zip(protos.chain(unknown).chain(rest)) {
             *slot = v;
@@ -263,8 +267,25 @@ impl EventOut for Out<'_> {
     }
 }
 
+/// Data connections announced on control connections, per worker. The dispatcher hashes
+/// the address pair only, so a data connection lands on its control connection's worker.
+pub const MAX_EXPECTATIONS: usize = 256;
+/// How long an announced data connection is awaited.
+const EXPECT_NS: u64 = 60_000_000_000;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Expectation {
+    lo: [u8; 16],
+    hi: [u8; 16],
+    port: u16,
+    proto: u16,
+    until_ns: u64,
+}
+
 /// One worker's identification engine.
 pub struct Engine {
+    expectations: Box<[Expectation; MAX_EXPECTATIONS]>,
+    next_expectation: usize,
     cfg: AppConfig,
     sessions: Vec<Session>,
     free: Vec<u32>,
@@ -318,6 +339,16 @@ fn run_probes(cand: u64, input: &ProbeInput<'_>) -> Verdict {
     }
 }
 
+/// The ports a parser announced, copied out of its context.
+fn expected_ports(cx: &Cx<'_>) -> ([u16; MAX_EXPECT_PER_CALL], usize) {
+    let mut ports = [0; MAX_EXPECT_PER_CALL];
+    let e = cx.expected();
+    for (d, s) in ports.iter_mut().zip(e) {
+        *d = *s;
+    }
+    (ports, e.len())
+}
+
 /// Runs `chunks` through `parser` until it is done.
 fn feed(parser: &mut Parser, msg: &mut [MsgBuf; 2], cx: &mut Cx<'_>, chunks: &[(usize, &[u8])]) -> Next {
     for &(dir, data) in chunks {
@@ -335,6 +366,8 @@ fn feed(parser: &mut Parser, msg: &mut [MsgBuf; 2], cx: &mut Cx<'_>, chunks: &[(
 impl Engine {
     pub fn new(cfg: AppConfig, queue: Arc<EventQueue>, bp: Backpressure) -> Engine {
         Engine {
+            expectations: Box::new([Expectation::default(); MAX_EXPECTATIONS]),
+            next_expectation: 0,
             cfg,
             sessions: Vec::new(),
             free: Vec::new(),
@@ -405,6 +438,11 @@ impl Engine {
             }
             Status::Unknown => return,
             Status::New => {
+                if let Some(p) = self.expected_proto(flow) {
+                    flow.app = p as u16;
+                    flow.app_state.status = Status::Identified;
+                    return;
+                }
                 flow.app_state.status = Status::Probing;
                 flow.app_state.cand = self.tcp_mask;
                 flow.app_state.session = self.acquire();
@@ -488,9 +526,11 @@ impl Engine {
             next = parser.gap(other);
         }
         let refined = cx.refined();
+        let (ports, n) = expected_ports(&cx);
         for p in probe.iter_mut() {
             p.clear();
         }
+        self.add_expectations(flow, ports.get(..n).unwrap_or(&[]));
         self.finish_parse(flow, refined, next);
     }
 
@@ -504,7 +544,45 @@ impl Engine {
         let mut cx = Cx::new(&mut out, scratch, fl.client_port(), fl.server_port());
         let next = feed(&mut sess.parser, &mut sess.msg, &mut cx, chunks);
         let refined = cx.refined();
+        let (ports, n) = expected_ports(&cx);
+        self.add_expectations(flow, ports.get(..n).unwrap_or(&[]));
         self.finish_parse(flow, refined, next);
+    }
+
+    /// Records the data connections a parser announced on `flow`.
+    fn add_expectations(&mut self, flow: &Flow, ports: &[u16]) {
+        let proto = match AppProto::from_u16(flow.app) {
+            AppProto::Ftp => AppProto::FtpData,
+            _ => return,
+        };
+        for &port in ports {
+            let slot = self.next_expectation % MAX_EXPECTATIONS;
+            self.next_expectation = self.next_expectation.wrapping_add(1);
+            if let Some(e) = self.expectations.get_mut(slot) {
+                *e = Expectation {
+                    lo: flow.key.lo_addr,
+                    hi: flow.key.hi_addr,
+                    port,
+                    proto: proto as u16,
+                    until_ns: flow.last_ns + EXPECT_NS,
+                };
+            }
+            self.stats.expectations += 1;
+        }
+    }
+
+    /// A new TCP flow that a control connection announced: its protocol.
+    fn expected_proto(&mut self, flow: &Flow) -> Option<AppProto> {
+        let port = flow.server_port();
+        let e = self.expectations.iter_mut().find(|e| {
+            e.port == port
+                && e.port != 0
+                && e.lo == flow.key.lo_addr
+                && e.hi == flow.key.hi_addr
+                && e.until_ns >= flow.last_ns
+        })?;
+        e.port = 0; // used once
+        Some(AppProto::from_u16(e.proto))
     }
 
     fn finish_parse(&mut self, flow: &mut Flow, refined: Option<AppProto>, next: Next) {

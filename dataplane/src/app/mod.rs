@@ -359,11 +359,16 @@ pub struct Cx<'a> {
     pub client_port: u16,
     pub server_port: u16,
     refine: Option<AppProto>,
+    expect: [u16; MAX_EXPECT_PER_CALL],
+    expected: usize,
 }
+
+/// Dynamic ports a parser may announce in one call (see [`Cx::expect`]).
+pub const MAX_EXPECT_PER_CALL: usize = 4;
 
 impl<'a> Cx<'a> {
     pub fn new(out: &'a mut dyn EventOut, scratch: &'a mut Vec<u8>, client_port: u16, server_port: u16) -> Cx<'a> {
-        Cx { out, scratch, client_port, server_port, refine: None }
+        Cx { out, scratch, client_port, server_port, refine: None, expect: [0; MAX_EXPECT_PER_CALL], expected: 0 }
     }
 
     /// Writes one EVE event of `event_type` whose object (under the key `event_type`) is
@@ -383,6 +388,21 @@ impl<'a> Cx<'a> {
 
     pub fn refined(&self) -> Option<AppProto> {
         self.refine
+    }
+
+    /// The parser saw a data connection announced (FTP PASV/EPSV/PORT/EPRT): a new TCP
+    /// flow between the same two hosts whose server port is `port` is this flow's
+    /// `ftp-data` channel.
+    pub fn expect(&mut self, port: u16) {
+        if let Some(slot) = self.expect.get_mut(self.expected) {
+            *slot = port;
+            self.expected += 1;
+        }
+    }
+
+    /// The ports announced with [`Cx::expect`] during this call.
+    pub fn expected(&self) -> &[u16] {
+        self.expect.get(..self.expected).unwrap_or(&[])
     }
 }
 
