@@ -244,6 +244,12 @@ pub fn headers(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
+/// The value of the first header named one of `names` (case-insensitive; several names for
+/// SIP's compact forms).
+pub fn header<'a>(head: &'a [u8], names: &[&[u8]]) -> Option<&'a [u8]> {
+    headers(head).find(|(n, _)| names.iter().any(|w| n.eq_ignore_ascii_case(w))).map(|(_, v)| v)
+}
+
 /// `b` without leading and trailing spaces and tabs.
 pub fn trim(b: &[u8]) -> &[u8] {
     let s = b.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(b.len());
@@ -344,6 +350,7 @@ mod tests {
         assert_eq!(head_len(h), Ok(h.len() - 4));
         let hs: Vec<_> = headers(h).collect();
         assert_eq!(hs, vec![(&b"Host"[..], &b"a.b"[..]), (&b"X"[..], &b"y"[..])]);
+        assert_eq!(header(h, &[b"z", b"x"]), Some(&b"y"[..]));
         assert_eq!(head_len(b"GET / HTTP/1.1\nA: b\n\n"), Ok(21));
         assert_eq!(head_len(b"GET / HTTP/1.1\r\nA: b\r\n"), Err(Error::Incomplete));
         assert_eq!(head_len(&[b'a'; MAX_HEAD]), Err(Error::Invalid));
