@@ -524,7 +524,17 @@ mod tests {
         }
         st.end(&mut cx);
         let app = cx.refined();
-        (out.0.into_iter().map(|(_, t, v)| { assert_eq!(t, "http"); v }).collect(), app, next)
+        (
+            out.0
+                .into_iter()
+                .map(|(_, t, v)| {
+                    assert_eq!(t, "http");
+                    v
+                })
+                .collect(),
+            app,
+            next,
+        )
     }
 
     #[test]
@@ -619,7 +629,8 @@ mod tests {
     #[test]
     fn websocket_upgrade() {
         let req = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
+        let resp =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
         let (ev, app, next) = run(&[(0, req), (1, resp)]);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0]["status"], 101);
@@ -665,7 +676,10 @@ mod tests {
     fn hostile_input_does_not_panic() {
         let mut seed = 0x1234_5678u32;
         for _ in 0..200 {
-            let (mut q, mut r) = (REQ.to_vec(), b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec());
+            let (mut q, mut r) = (
+                REQ.to_vec(),
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+            );
             for _ in 0..4 {
                 seed ^= seed << 13;
                 seed ^= seed >> 17;

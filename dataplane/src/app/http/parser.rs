@@ -331,7 +331,10 @@ mod tests {
             start(b"GET /a?b HTTP/1.1\r\n", &HTTP),
             Ok(Start::Request { method: b"GET", target: b"/a?b", version: b"HTTP/1.1" })
         );
-        assert_eq!(start(b"HTTP/1.0 404 Not Found\r\n", &HTTP), Ok(Start::Response { version: b"HTTP/1.0", status: 404 }));
+        assert_eq!(
+            start(b"HTTP/1.0 404 Not Found\r\n", &HTTP),
+            Ok(Start::Response { version: b"HTTP/1.0", status: 404 })
+        );
         assert_eq!(start(b"HTTP/1.1 200\r\n", &HTTP), Ok(Start::Response { version: b"HTTP/1.1", status: 200 }));
         assert_eq!(start(b"GET /a HTTP/1.", &HTTP), Err(Error::Incomplete));
         assert_eq!(start(b"GE", &HTTP), Err(Error::Incomplete));

@@ -122,6 +122,7 @@ struct Canonical {
     index: [u16; MAX_CODE_LEN + 1],
 }
 
+/// Evaluated at compile time only (its indexing cannot fail at run time).
 const fn canonical() -> Canonical {
     let mut c = Canonical {
         symbols: [0; 257],

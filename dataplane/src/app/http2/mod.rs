@@ -19,8 +19,14 @@ use std::ops::Range;
 pub mod hpack;
 pub mod parser;
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Http2, tcp: Some(probe), udp: None, ports: &[80], stream: StreamKind::Http2, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Http2,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[80],
+    stream: StreamKind::Http2,
+    datagram: None,
+};
 
 /// Streams logged per flow at most (parsing stops at the cap).
 pub const MAX_TX: u32 = 256;
@@ -83,6 +89,8 @@ struct Stream {
     text: Vec<u8>,
     /// The direction that sent `:method` (the requester).
     req_dir: Option<usize>,
+    /// The direction that sent `:status` (a capture may miss the request).
+    status_dir: Option<usize>,
     method: Option<Range<usize>>,
     path: Option<Range<usize>>,
     authority: Option<Range<usize>>,
@@ -118,6 +126,7 @@ impl Stream {
             b"host" if self.authority.is_none() => self.authority = self.put(value),
             b"user-agent" => self.user_agent = self.put(value),
             b":status" => {
+                self.status_dir = Some(dir);
                 self.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
             }
             b"content-type" => {
@@ -132,7 +141,11 @@ impl Stream {
     }
 
     fn resp_dir(&self) -> usize {
-        1 - self.req_dir.unwrap_or(0).min(1)
+        match (self.req_dir, self.status_dir) {
+            (Some(d), _) => 1 - d.min(1),
+            (None, Some(d)) => d,
+            (None, None) => 1,
+        }
     }
 
     /// The responding side ended the stream (or both did, or it was reset).
@@ -260,9 +273,10 @@ impl State {
             }
         }
         let etcd = s.path.clone().and_then(|r| s.text.get(r)).is_some_and(|p| p.starts_with(b"/etcdserverpb."));
-        let grpc = s.content_type.iter().any(|r| {
-            r.clone().and_then(|r| s.text.get(r)).is_some_and(|c| c.starts_with(b"application/grpc"))
-        });
+        let grpc = s
+            .content_type
+            .iter()
+            .any(|r| r.clone().and_then(|r| s.text.get(r)).is_some_and(|c| c.starts_with(b"application/grpc")));
         if etcd {
             self.refine(AppProto::Etcd, cx);
         } else if grpc {
@@ -485,7 +499,16 @@ mod tests {
         }
         st.end(&mut cx);
         let app = cx.refined();
-        (out.0.into_iter().map(|(_, t, v)| { assert_eq!(t, "http"); v }).collect(), app)
+        (
+            out.0
+                .into_iter()
+                .map(|(_, t, v)| {
+                    assert_eq!(t, "http");
+                    v
+                })
+                .collect(),
+            app,
+        )
     }
 
     fn m(dir: usize, b: &[u8]) -> Probe {

@@ -155,10 +155,16 @@ mod tests {
         assert_eq!(first_settings(&s[..12]), Err(Error::Incomplete));
         assert_eq!(first_settings(b"\x00\x00"), Err(Error::Incomplete));
         // Unknown setting, ACK flag, non-zero stream, bad value.
-        assert_eq!(first_settings(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x77\x00\x00\x00\x01"), Err(Error::Invalid));
+        assert_eq!(
+            first_settings(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x77\x00\x00\x00\x01"),
+            Err(Error::Invalid)
+        );
         assert_eq!(first_settings(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"), Err(Error::Invalid));
         assert_eq!(first_settings(b"\x00\x00\x06\x04\x00\x00\x00\x00\x01"), Err(Error::Invalid));
-        assert_eq!(first_settings(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x02"), Err(Error::Invalid));
+        assert_eq!(
+            first_settings(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x02"),
+            Err(Error::Invalid)
+        );
         // Empty SETTINGS followed by WINDOW_UPDATE.
         let e = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x0f\x00\x01";
         assert_eq!(first_settings(e), Ok(()));

@@ -279,7 +279,13 @@ mod tests {
             st.data(dir, c, &mut bufs[dir], &mut cx);
         }
         st.end(&mut cx);
-        out.0.into_iter().map(|(_, t, v)| { assert_eq!(t, "rtsp"); v }).collect()
+        out.0
+            .into_iter()
+            .map(|(_, t, v)| {
+                assert_eq!(t, "rtsp");
+                v
+            })
+            .collect()
     }
 
     #[test]
@@ -305,7 +311,13 @@ mod tests {
 
     #[test]
     fn transactions_and_interleaved_data() {
-        let ev = run(&[(0, OPTIONS), (1, OPTIONS_OK), (0, SETUP), (1, SETUP_OK), (0, b"TEARDOWN rtsp://cam/ RTSP/1.0\r\nCSeq: 5\r\n\r\n")]);
+        let ev = run(&[
+            (0, OPTIONS),
+            (1, OPTIONS_OK),
+            (0, SETUP),
+            (1, SETUP_OK),
+            (0, b"TEARDOWN rtsp://cam/ RTSP/1.0\r\nCSeq: 5\r\n\r\n"),
+        ]);
         assert_eq!(ev.len(), 3);
         assert_eq!(ev[0]["method"], "OPTIONS");
         assert_eq!(ev[0]["uri"], "rtsp://10.2.2.2:8554/");

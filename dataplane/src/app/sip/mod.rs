@@ -217,7 +217,13 @@ Content-Length: 10\r\n\r\nv=0\r\no=a\r\n";
             st.data(dir, c, &mut bufs[dir], &mut cx);
         }
         st.end(&mut cx);
-        out.0.into_iter().map(|(_, t, v)| { assert_eq!(t, "sip"); v }).collect()
+        out.0
+            .into_iter()
+            .map(|(_, t, v)| {
+                assert_eq!(t, "sip");
+                v
+            })
+            .collect()
     }
 
     #[test]
