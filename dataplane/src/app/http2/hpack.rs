@@ -412,4 +412,25 @@ mod tests {
         assert!(integer(&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], 5).is_err());
         assert_eq!(integer(&[0x1f, 0x9a, 0x0a], 5), Ok((1337, &[][..])));
     }
+    #[test]
+    fn eviction_with_a_small_table() {
+        // Three responses encoded by python-hpack with a 256-byte table (size update, Huffman,
+        // entries evicted and referenced).
+        let blocks = [
+            "3fe101488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e080a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d35f901d75d0620d263d4c4d6564ff75d8749f4085f2b507aa6fb5efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7f",
+            "4883640eff5885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d35f901d75d0620d263d4c4d6564ff75d8749f4085f2b507aa6fd8efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7f",
+            "885885aec3771a4b6196d07abe941054d444a8200595040b8166e084a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d35f901d75d0620d263d4c4d6564ff75d8749f4085f2b507aa6ffbefdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7efdfbf7f",
+        ];
+        let mut d = Decoder::default();
+        for (i, (b, status)) in blocks.iter().zip(["302", "307", "200"]).enumerate() {
+            let f = fields(&mut d, &hex(b));
+            assert_eq!(f[0], (":status".into(), status.into()));
+            assert_eq!(f[1], ("cache-control".into(), "private".into()));
+            assert_eq!(f[2].1, format!("Mon, 21 Oct 2013 20:13:2{i} GMT"));
+            assert_eq!(f[3], ("location".into(), "https://www.example.com".into()));
+            assert_eq!(f[4], ("content-type".into(), "application/grpc+proto".into()));
+            assert_eq!(f[5].1.len(), 60 + i * 40);
+            assert!(d.size <= 256);
+        }
+    }
 }

@@ -520,6 +520,7 @@ mod tests {
         assert_eq!(m(0, &client()), Probe::Match);
         assert_eq!(m(1, &server()), Probe::Match);
         assert_eq!(m(0, b"PRI * HTTP/2"), Probe::NeedMore);
+        assert_eq!(m(0, b""), Probe::NeedMore);
         assert_eq!(m(1, &server()[..10]), Probe::NeedMore);
         for b in [
             &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],

@@ -295,6 +295,7 @@ mod tests {
         assert_eq!(m(0, b"RTSP/2.0 200 OK\r\n"), Probe::Match);
         assert_eq!(m(0, b"DESCRIBE rtsp://h/ RTSP/1"), Probe::NeedMore);
         assert_eq!(m(0, b"RTS"), Probe::NeedMore);
+        assert_eq!(m(0, b""), Probe::NeedMore);
         for b in [
             &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
             b"OPTIONS / HTTP/1.1\r\n",
