@@ -208,6 +208,8 @@ struct Dir {
     phase: Phase,
     /// The response whose body is being skipped (logged when it ends).
     response: Option<Tx>,
+    /// A response cut by a gap, logged at the next chunk or at the end of the flow.
+    cut: Option<Tx>,
     resync_scanned: u64,
 }
 
@@ -455,6 +457,7 @@ impl StreamParser for State {
         if self.done || dir > 1 {
             return Next::Done;
         }
+        self.log_cut(cx);
         if !buf.feed(data, |b| self.run(dir, b, cx)) {
             if let Some(d) = self.dirs.get_mut(dir) {
                 d.phase = Phase::Resync;
@@ -468,15 +471,16 @@ impl StreamParser for State {
             if d.phase != Phase::Off {
                 d.phase = Phase::Resync;
             }
-            // The body's length is unknown now: its response is logged at the end.
+            // The rest of the body is lost: the response is logged with what was seen.
             if let Some(tx) = d.response.take() {
-                self.pending.push_front(tx);
+                d.cut = Some(tx);
             }
         }
         self.next()
     }
 
     fn end(&mut self, cx: &mut Cx<'_>) {
+        self.log_cut(cx);
         for dir in 0..2 {
             if !self.done {
                 self.message_end(dir, cx);
@@ -492,6 +496,16 @@ impl StreamParser for State {
 }
 
 impl State {
+    fn log_cut(&mut self, cx: &mut Cx<'_>) {
+        for dir in 0..2 {
+            if let Some(tx) = self.dirs.get_mut(dir).and_then(|d| d.cut.take()) {
+                if !self.done {
+                    self.log(&tx, cx);
+                }
+            }
+        }
+    }
+
     fn next(&self) -> Next {
         if self.done || self.dirs.iter().all(|d| d.phase == Phase::Off) {
             Next::Done
@@ -667,9 +681,11 @@ mod tests {
         assert_eq!(st.gap(1), Next::More);
         st.data(1, b"yyyy\nzz\r\nHTTP/1.1 204 No Content\r\n\r\n", &mut bufs[1], &mut cx);
         st.end(&mut cx);
-        let urls: Vec<_> = out.0.iter().map(|(_, _, v)| (v["url"].clone(), v["status"].clone())).collect();
-        assert_eq!(urls.len(), 2);
-        assert_eq!(urls[0].1, 204);
+        let ev: Vec<_> =
+            out.0.iter().map(|(_, _, v)| (v["url"].clone(), v["status"].clone(), v["length"].clone())).collect();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0], ("/a".into(), 200.into(), 4.into()));
+        assert_eq!(ev[1], ("/b".into(), 204.into(), 0.into()));
     }
 
     #[test]
