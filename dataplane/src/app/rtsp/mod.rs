@@ -349,4 +349,22 @@ mod tests {
         let (mut st, mut buf) = (State::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"\x00\x01garbage", &mut buf, &mut cx), Next::Done);
     }
+    #[test]
+    fn hostile_input_does_not_panic() {
+        let base = [OPTIONS, SETUP, SETUP_OK].concat();
+        let mut seed = 0x2545_f491u32;
+        for _ in 0..300 {
+            let mut v = base.clone();
+            for _ in 0..4 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let i = seed as usize % v.len();
+                v[i] = b"$\x00\xff\r\n: 0"[(seed >> 28) as usize % 8];
+            }
+            let cut = seed as usize % v.len();
+            let _ = run(&[(0, &v[..cut]), (0, &v[cut..]), (1, &v)]);
+            let _ = m(0, &v);
+        }
+    }
 }
