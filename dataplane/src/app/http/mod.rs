@@ -10,7 +10,9 @@
 //! (requests without a response). A `101` upgrade to WebSocket refines the flow to
 //! [`AppProto::Websocket`], an Elasticsearch request path or product header to
 //! [`AppProto::Elasticsearch`]; after an upgrade or an established `CONNECT` tunnel the bytes
-//! are opaque and parsing stops. After a gap a direction looks for the next start line.
+//! are opaque and parsing stops, except after `Upgrade: h2c` where the connection is handed
+//! to the HTTP/2 parser (and refined to [`AppProto::Http2`]). After a gap a direction looks
+//! for the next start line.
 use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text};
 use parser::{Error, Start, HTTP};
 use serde::Serialize;
@@ -92,6 +94,7 @@ struct Tx {
     referer: Option<Range<usize>>,
     protocol: Option<Range<usize>>,
     websocket: bool,
+    h2c: bool,
     connect: bool,
     head: bool,
     status: Option<u16>,
@@ -134,10 +137,13 @@ impl Tx {
                 tx.referer = tx.put(value);
             } else if name.eq_ignore_ascii_case(b"upgrade") {
                 tx.websocket = parser::has_token(value, b"websocket");
+                tx.h2c = parser::has_token(value, b"h2c");
             }
         }
         if let Some(a) = authority {
             let (host, port) = parser::host_port(a);
+            // Normalised as libhtp does: lowercase, without a trailing dot.
+            let host = host.strip_suffix(b".").unwrap_or(host);
             if !host.is_empty() {
                 tx.host = tx.put_lower(host);
             }
@@ -220,6 +226,8 @@ pub struct State {
     logged: u32,
     app_set: bool,
     done: bool,
+    /// After `Upgrade: h2c` and `101`: the connection is HTTP/2.
+    h2: Option<Box<crate::app::http2::State>>,
 }
 
 impl State {
@@ -241,7 +249,7 @@ impl State {
     /// Runs direction `dir` over `b`; returns the bytes consumed (the rest is kept).
     fn run(&mut self, dir: usize, b: &[u8], cx: &mut Cx<'_>) -> usize {
         let mut off = 0;
-        while off < b.len() && !self.done {
+        while off < b.len() && !self.done && self.h2.is_none() {
             let rest = b.get(off..).unwrap_or(&[]);
             let Some(d) = self.dirs.get_mut(dir) else { return b.len() };
             match d.phase {
@@ -337,7 +345,13 @@ impl State {
                         self.set_app(AppProto::Websocket, cx);
                     }
                     self.log(&tx, cx);
-                    self.done = true;
+                    if status == 101 && tx.h2c {
+                        self.app_set = false;
+                        self.set_app(AppProto::Http2, cx);
+                        self.h2 = Some(Box::default());
+                    } else {
+                        self.done = true;
+                    }
                     return;
                 }
                 let body = if tx.head || status == 204 || status == 304 { None } else { response_body(head) };
@@ -457,16 +471,26 @@ impl StreamParser for State {
         if self.done || dir > 1 {
             return Next::Done;
         }
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.data(dir, data, buf, cx);
+        }
         self.log_cut(cx);
         if !buf.feed(data, |b| self.run(dir, b, cx)) {
             if let Some(d) = self.dirs.get_mut(dir) {
                 d.phase = Phase::Resync;
             }
         }
-        self.next()
+        match self.h2.as_mut() {
+            // Upgraded in this chunk: the bytes after the 101 head wait in `buf`.
+            Some(h2) => h2.data(dir, &[], buf, cx),
+            None => self.next(),
+        }
     }
 
     fn gap(&mut self, dir: usize) -> Next {
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.gap(dir);
+        }
         if let Some(d) = self.dirs.get_mut(dir) {
             if d.phase != Phase::Off {
                 d.phase = Phase::Resync;
@@ -480,6 +504,9 @@ impl StreamParser for State {
     }
 
     fn end(&mut self, cx: &mut Cx<'_>) {
+        if let Some(h2) = self.h2.as_mut() {
+            h2.end(cx);
+        }
         self.log_cut(cx);
         for dir in 0..2 {
             if !self.done {
@@ -521,7 +548,7 @@ mod tests {
     use crate::app::{Collect, L4};
     use serde_json::Value;
 
-    const REQ: &[u8] = b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nUser-Agent: curl/8.5.0\r\nReferer: http://a.b/\r\nAccept: */*\r\n\r\n";
+    const REQ: &[u8] = b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.com.:8080\r\nUser-Agent: curl/8.5.0\r\nReferer: http://a.b/\r\nAccept: */*\r\n\r\n";
     const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 5\r\n\r\nhello";
 
     fn m(dir: usize, b: &[u8]) -> Probe {
@@ -711,5 +738,26 @@ mod tests {
             let _ = run(&[(0, &q), (1, &r[..cut]), (1, &r[cut..]), (0, &r), (1, &q)]);
             let _ = m(0, &q);
         }
+    }
+    #[test]
+    fn h2c_upgrade_switches_to_http2() {
+        let req = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+        // 101, then the server's SETTINGS and the response to stream 1 (:status 200).
+        let mut resp = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+        resp.extend_from_slice(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        resp.extend_from_slice(b"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x88");
+        // The client's preface, SETTINGS and a request on stream 3 (GET, http, /).
+        let mut c = crate::app::http2::parser::PREFACE.to_vec();
+        c.extend_from_slice(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        c.extend_from_slice(b"\x00\x00\x03\x01\x05\x00\x00\x00\x03\x82\x86\x84");
+        let (ev, app, next) = run(&[(0, req), (1, &resp), (0, &c)]);
+        assert_eq!(app, Some(AppProto::Http2));
+        assert_eq!(next, Next::More);
+        assert_eq!(ev.len(), 3);
+        assert_eq!(ev[0]["status"], 101);
+        assert_eq!(ev[1]["protocol"], "HTTP/2");
+        assert_eq!(ev[1]["status"], 200);
+        assert_eq!(ev[2]["http2"]["stream_id"], 3);
+        assert_eq!(ev[2]["http_method"], "GET");
     }
 }
