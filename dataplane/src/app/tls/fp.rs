@@ -9,8 +9,8 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::fmt::Write;
 
-/// Values kept per list for JA4's sort (a hello with more is truncated, never grown).
-const MAX_SORTED: usize = 256;
+/// Values kept per list for JA4's sort: as many as a hello kept whole can hold.
+const MAX_SORTED: usize = super::HS_KEEP / 2;
 
 /// Lower-case hex of a digest.
 fn hex(out: &mut String, bytes: &[u8]) {

@@ -103,6 +103,9 @@ struct Dir {
     rec_type: u8,
     rec_left: usize,
     records: u32,
+    /// Content type of the first record (0 before it): anything but a handshake means the
+    /// capture started mid-connection.
+    first_type: u8,
     hs_hdr: [u8; 4],
     hs_hdr_len: usize,
     hs_len: usize,
@@ -122,7 +125,8 @@ struct Seen {
     client: Option<Box<ClientInfo>>,
     server: Option<Box<ServerInfo>>,
     cert: Option<Box<CertInfo>>,
-    /// The direction that sent the ServerHello.
+    /// The directions that sent the ClientHello and the ServerHello.
+    client_dir: Option<usize>,
     server_dir: Option<usize>,
     server_hello_done: bool,
 }
@@ -169,7 +173,14 @@ impl State {
     /// TLS 1.3 and resumption: ChangeCipherSpec or encrypted records), or the client went
     /// on to encrypted data.
     fn server_answered(&self) -> bool {
-        let Some(sd) = self.seen.server_dir else { return false };
+        let Some(sd) = self.seen.server_dir else {
+            // No ServerHello: an alert or something else than TLS answered the client.
+            let Some(cd) = self.seen.client_dir else { return false };
+            return self
+                .dirs
+                .get(cd ^ 1)
+                .is_some_and(|d| d.broken || d.records > 0 && d.first_type != parser::HANDSHAKE);
+        };
         let server = self.dirs.get(sd);
         let client = self.dirs.get(sd ^ 1);
         self.seen.cert.is_some()
@@ -181,7 +192,9 @@ impl State {
     fn next(&self) -> Next {
         let [a, b] = &self.dirs;
         let finished = |d: &Dir| d.broken || d.app_data || d.hs_messages >= MAX_HS_MESSAGES;
-        if self.logged || (finished(a) && finished(b)) {
+        let mid_stream = |d: &Dir| d.records > 0 && !matches!(d.first_type, parser::HANDSHAKE | SSLV2_MARK);
+        let hello = self.seen.client.is_some() || self.seen.server.is_some();
+        if self.logged || (finished(a) && finished(b)) || (!hello && (mid_stream(a) || mid_stream(b))) {
             Next::Done
         } else {
             Next::More
@@ -306,6 +319,9 @@ impl Dir {
         self.hdr_len = 0;
         self.rec_type = typ;
         self.rec_left = len;
+        if self.records == 0 {
+            self.first_type = typ;
+        }
         self.records = self.records.saturating_add(1);
         if typ == parser::APPLICATION_DATA {
             self.app_data = true;
@@ -368,6 +384,7 @@ fn message(dir: usize, typ: u8, body: &[u8], seen: &mut Seen) {
     match typ {
         parser::HS_CLIENT_HELLO if seen.client.is_none() => {
             seen.client = ClientInfo::from_hello(body, false).map(Box::new);
+            seen.client_dir = Some(dir);
         }
         parser::HS_SERVER_HELLO if seen.server.is_none() => {
             let Some(sh) = parser::server_hello(body) else { return };

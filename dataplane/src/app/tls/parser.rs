@@ -205,6 +205,15 @@ fn vec_at(b: &[u8], off: usize, n: usize) -> Option<(&[u8], usize)> {
     Some((b.get(start..start + len)?, start + len))
 }
 
+/// The extensions block at `off`: absent is empty; a block cut short (a hello truncated to
+/// what was kept) yields the extensions that are whole.
+fn extensions_at(b: &[u8], off: usize) -> &[u8] {
+    match vec_at(b, off, 2) {
+        Some((e, _)) => e,
+        None => b.get(off + 2..).unwrap_or(&[]),
+    }
+}
+
 /// Iterates over (type, body) of an extensions block; stops at the first malformed entry.
 #[derive(Clone, Debug)]
 pub struct Extensions<'a>(pub &'a [u8]);
@@ -237,8 +246,7 @@ pub fn client_hello(b: &[u8]) -> Option<ClientHello<'_>> {
     let (_sid, off) = vec_at(b, 34, 1)?;
     let (ciphers, off) = vec_at(b, off, 2)?;
     let (_comp, off) = vec_at(b, off, 1)?;
-    let exts = vec_at(b, off, 2).map(|(e, _)| e).unwrap_or(&[]);
-    Some(ClientHello { version, ciphers, exts })
+    Some(ClientHello { version, ciphers, exts: extensions_at(b, off) })
 }
 
 /// A ServerHello's body.
@@ -253,8 +261,7 @@ pub fn server_hello(b: &[u8]) -> Option<ServerHello<'_>> {
     let version = be16(b, 0)?;
     let (_sid, off) = vec_at(b, 34, 1)?;
     let cipher = be16(b, off)?;
-    let exts = vec_at(b, off + 3, 2).map(|(e, _)| e).unwrap_or(&[]);
-    Some(ServerHello { version, cipher, exts })
+    Some(ServerHello { version, cipher, exts: extensions_at(b, off + 3) })
 }
 
 /// The first extension of type `t`.

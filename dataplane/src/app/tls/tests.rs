@@ -139,13 +139,28 @@ fn client_hello_alone_is_logged_at_end() {
 }
 
 #[test]
+fn alert_answering_the_hello_logs_it() {
+    let c = client();
+    let (mut out, mut scratch) = (Collect::default(), Vec::new());
+    {
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 443);
+        let (mut st, mut b) = (State::default(), MsgBuf::default());
+        assert_eq!(st.data(0, &c, &mut b, &mut cx), Next::More);
+        assert_eq!(st.data(1, b"\x15\x03\x03\x00\x02\x02\x28", &mut b, &mut cx), Next::Done);
+    }
+    assert_eq!(out.0.len(), 1);
+    assert_eq!(out.0[0].2["sni"], "www.ntop.org");
+}
+
+#[test]
 fn mid_stream_and_garbage_end_quietly() {
     let (mut out, mut scratch) = (Collect::default(), Vec::new());
     {
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 443);
         let (mut st, mut b) = (State::default(), MsgBuf::default());
-        assert_eq!(st.data(0, b"\x17\x03\x03\x00\x02ab", &mut b, &mut cx), Next::More);
-        assert_eq!(st.data(1, b"\x17\x03\x03\x00\x01c", &mut b, &mut cx), Next::Done);
+        assert_eq!(st.data(0, b"\x17\x03\x03\x00\x02ab", &mut b, &mut cx), Next::Done);
+        let mut st = State::default();
+        assert_eq!(st.data(1, b"\x15\x03\x03\x00\x02\x02\x28", &mut b, &mut cx), Next::Done);
         st.end(&mut cx);
         let mut st = State::default();
         assert_eq!(st.data(0, b"\x16\x03\x01\x00\x05\x01\xff\xff\xff\x00garbage!", &mut b, &mut cx), Next::More);
