@@ -55,8 +55,8 @@ pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
         _ => return,
     };
     let gquic = parser::is_google(version);
-    let (sni, ua) = if gquic { parser::chlo_tags(b, body).unwrap_or((None, None)) } else { (None, None) };
-    cx.emit(dir, "quic", &Event { version: Version(version), sni: sni.map(Text), ua: ua.map(Text) });
+    let chlo = if gquic { parser::chlo_tags(b, body).unwrap_or_default() } else { parser::Chlo::default() };
+    cx.emit(dir, "quic", &Event { version: Version(version), sni: chlo.sni.map(Text), ua: chlo.ua.map(Text) });
 }
 
 #[cfg(test)]

@@ -199,15 +199,22 @@ pub fn public_server_hello(b: &[u8]) -> bool {
     window.windows(4).any(|w| w == b"REJ\0" || w == b"SHLO")
 }
 
+/// The tags of a gQUIC CHLO that EVE logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Chlo<'a> {
+    pub sni: Option<&'a [u8]>,
+    pub ua: Option<&'a [u8]>,
+}
+
 /// The SNI and UAID values of a gQUIC CHLO found within [`TAG_WINDOW`] bytes of `body`.
-pub fn chlo_tags(b: &[u8], body: usize) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+pub fn chlo_tags(b: &[u8], body: usize) -> Option<Chlo<'_>> {
     let from = b.get(body..)?;
     let window = from.get(..from.len().min(TAG_WINDOW)).unwrap_or(from);
     let at = window.windows(4).position(|w| w == b"CHLO")?;
     let msg = from.get(at..)?;
     let n = le16(msg, 4)?.min(MAX_TAGS) as usize;
     let values = 8 + n * 8;
-    let (mut sni, mut ua) = (None, None);
+    let mut chlo = Chlo::default();
     let mut start = 0usize;
     for i in 0..n {
         let e = 8 + i * 8;
@@ -218,13 +225,13 @@ pub fn chlo_tags(b: &[u8], body: usize) -> Option<(Option<&[u8]>, Option<&[u8]>)
         }
         let v = msg.get(values + start..values + end);
         match tag {
-            b"SNI\0" => sni = v,
-            b"UAID" => ua = v,
+            b"SNI\0" => chlo.sni = v,
+            b"UAID" => chlo.ua = v,
             _ => {}
         }
         start = end;
     }
-    Some((sni, ua))
+    Some(chlo)
 }
 
 /// A version as Suricata writes it: "Q050"/"T051" for Google's, lower-case hex otherwise
@@ -275,6 +282,6 @@ mod tests {
             b"\xa0\x01\x00\x40CHLO\x02\x00\x00\x00SNI\x00\x05\x00\x00\x00UAID\x0d\x00\x00\x00a.comChrome/1",
         );
         assert_eq!(packet(&m), Ok(Packet::Public { version: 0x5130_3433, body: 13 }));
-        assert_eq!(chlo_tags(&m, 13), Some((Some(&b"a.com"[..]), Some(&b"Chrome/1"[..]))));
+        assert_eq!(chlo_tags(&m, 13), Some(Chlo { sni: Some(b"a.com"), ua: Some(b"Chrome/1") }));
     }
 }
