@@ -246,7 +246,14 @@ pub fn emit_message(dir: usize, msg: &[u8], tx_id: u64, event_type: &'static str
         }
         if !h.is_response() && i < MAX_QUERIES {
             let name = Name { msg, off: q.name };
-            let ev = QueryEvent { kind: "query", id: h.id, rrname: name, rrtype: RrType(q.qtype), tx_id, opcode: h.opcode() };
+            let ev = QueryEvent {
+                kind: "query",
+                id: h.id,
+                rrname: name,
+                rrtype: RrType(q.qtype),
+                tx_id,
+                opcode: h.opcode(),
+            };
             cx.emit(dir, event_type, &ev);
         }
     }
@@ -357,10 +364,13 @@ mod tests {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 53);
         datagram(dir, msg, &mut cx);
-        out.0.into_iter().map(|(_, t, v)| {
-            assert_eq!(t, "dns");
-            v
-        }).collect()
+        out.0
+            .into_iter()
+            .map(|(_, t, v)| {
+                assert_eq!(t, "dns");
+                v
+            })
+            .collect()
     }
 
     fn udp(data: &[u8]) -> Probe {

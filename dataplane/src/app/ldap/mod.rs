@@ -5,8 +5,8 @@
 //!
 //! Parsing stops at the first bytes that are not an LDAPMessage (SASL-wrapped or TLS after
 //! StartTLS), after a gap, or after [`MAX_MESSAGES`].
-use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text};
 use crate::app::snmp::ber::Error;
+use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -118,7 +118,9 @@ fn event(m: parser::Message<'_>) -> Event<'_> {
     let operation = parser::op_name(m.op).unwrap_or("unknown");
     let dn = opt_text(m.dn);
     let detail = match m.op {
-        parser::BIND_REQUEST => Some(Detail { version: m.version, name: dn, authentication: m.auth, ..Detail::default() }),
+        parser::BIND_REQUEST => {
+            Some(Detail { version: m.version, name: dn, authentication: m.auth, ..Detail::default() })
+        }
         parser::SEARCH_REQUEST => Some(Detail {
             base_object: dn,
             scope: m.scope,
@@ -235,10 +237,14 @@ mod tests {
         assert_eq!(st.data(1, &bind_response(), &mut b1, &mut cx), Next::More);
         // TLS after StartTLS: parsing stops.
         assert_eq!(st.data(1, &[0x16, 3, 3, 0, 5], &mut b1, &mut cx), Next::Done);
-        let ev: Vec<_> = out.0.iter().map(|(_, t, v)| {
-            assert_eq!(*t, "ldap");
-            v
-        }).collect();
+        let ev: Vec<_> = out
+            .0
+            .iter()
+            .map(|(_, t, v)| {
+                assert_eq!(*t, "ldap");
+                v
+            })
+            .collect();
         assert_eq!(ev[0]["operation"], "bind_request");
         assert_eq!(ev[0]["message_id"], 1);
         assert_eq!(ev[0]["bind_request"]["name"], "cn=admin,dc=example,dc=com");

@@ -74,10 +74,14 @@ pub fn check(b: &[u8]) -> Result<(usize, u8), Error> {
     let inner = rest.get(op.hdr..).unwrap_or(&[]);
     let first = if op.len == 0 { None } else { Some(ber::header(inner)?) };
     let ok = match op.tag {
-        BIND_REQUEST => first.is_some_and(|f| f.tag == INTEGER && f.len == 1) && {
-            matches!(inner.get(first.map_or(0, |f| f.hdr)), None | Some(1..=3))
-        },
-        SEARCH_REQUEST | SEARCH_RESULT_ENTRY | 0x66 | 0x68 | 0x6c | 0x6e => first.is_some_and(|f| f.tag == OCTET_STRING),
+        BIND_REQUEST => {
+            first.is_some_and(|f| f.tag == INTEGER && f.len == 1) && {
+                matches!(inner.get(first.map_or(0, |f| f.hdr)), None | Some(1..=3))
+            }
+        }
+        SEARCH_REQUEST | SEARCH_RESULT_ENTRY | 0x66 | 0x68 | 0x6c | 0x6e => {
+            first.is_some_and(|f| f.tag == OCTET_STRING)
+        }
         0x42 => op.len == 0,
         0x50 => (1..=MAX_ID_LEN).contains(&op.len),
         t if is_result(t) => first.is_some_and(|f| f.tag == ENUMERATED && f.len == 1),

@@ -63,7 +63,7 @@ fn check(b: &[u8]) -> bool {
 }
 
 fn check_time(b: &[u8]) -> bool {
-    if b.len() < HEADER_LEN || (b.len() - HEADER_LEN) % 4 != 0 {
+    if b.len() < HEADER_LEN || !(b.len() - HEADER_LEN).is_multiple_of(4) {
         return false;
     }
     let (Some(stratum), Some(poll), Some(precision)) = (u8_at(b, 1), u8_at(b, 2), u8_at(b, 3)) else { return false };
@@ -193,8 +193,10 @@ mod tests {
     use crate::app::{Collect, L4};
 
     /// An SNTP client request (all zero but the first byte) and a stratum-1 server reply.
-    const CLIENT: &str = "230000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
-    const SERVER: &str = "240103eb000000000000000b53484d00e497d9898c9ba4ed0000000000000000e497d98dd52b1de7e497d98dd52d17c9";
+    const CLIENT: &str =
+        "230000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+    const SERVER: &str =
+        "240103eb000000000000000b53484d00e497d9898c9ba4ed0000000000000000e497d98dd52b1de7e497d98dd52d17c9";
     /// NTPv4 symmetric (NTPv4.pcap): mode 3 stratum 2, reference id an IPv4 address.
     const V4: &str = "230207eb00000450000003ab83bc03dfd94f51c33165b860d944575530336fd0d944575531b4e978d94f51f42d26e2f4";
     /// ntpq "read variables" (mode 6, opcode 2) and an ntpdc monlist request (mode 7).
@@ -217,8 +219,13 @@ mod tests {
         assert_eq!(udp(&hex(&format!("23c8{}", &V4[4..]))), Probe::NoMatch);
         assert_eq!(udp(&hex(&format!("03{}", &V4[2..]))), Probe::NoMatch);
         let q = hex(crate::app::dns::parser::tests::QUERY);
-        for s in [&b"GET / HTTP/1.1\r\nHost: a.example.com\r\nAccept: */*\r\n\r\n"[..], b"SSH-2.0-x\r\n", b"", &q, &[0x5a; 48]]
-        {
+        for s in [
+            &b"GET / HTTP/1.1\r\nHost: a.example.com\r\nAccept: */*\r\n\r\n"[..],
+            b"SSH-2.0-x\r\n",
+            b"",
+            &q,
+            &[0x5a; 48],
+        ] {
             assert_eq!(udp(s), Probe::NoMatch, "{s:?}");
         }
     }

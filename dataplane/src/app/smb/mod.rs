@@ -258,7 +258,8 @@ impl State {
         if !s.response {
             match s.command {
                 SMB1_TREE_CONNECT => {
-                    ev.share = parser::smb1_tree_connect_path(h, s.unicode).map(|bytes| Name { bytes, utf16: s.unicode });
+                    ev.share =
+                        parser::smb1_tree_connect_path(h, s.unicode).map(|bytes| Name { bytes, utf16: s.unicode });
                 }
                 SMB1_NT_CREATE => {
                     if let Some((bytes, d)) = parser::smb1_create_name(h, s.unicode) {
@@ -388,7 +389,8 @@ mod tests {
         assert_eq!(tcp(&ka), Probe::Match);
         let tls = hex("1603010200010001fc0303");
         let q = hex(crate::app::dns::parser::tests::QUERY);
-        for s in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"SSH-2.0-OpenSSH_9.0\r\n", &tls, &q, &[0, 0, 0, 0x40, 1, 2, 3, 4, 5]] {
+        for s in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"SSH-2.0-OpenSSH_9.0\r\n", &tls, &q, &[0, 0, 0, 0x40, 1, 2, 3, 4, 5]]
+        {
             assert_eq!(tcp(s), Probe::NoMatch, "{s:?}");
         }
         assert_eq!(tcp(b""), Probe::NeedMore);
@@ -410,10 +412,14 @@ mod tests {
         let mut to_client = smb2(0, true, 0, &neg_rsp);
         to_client.extend_from_slice(&smb2(3, true, 0xc000_00cc, &[16, 0]));
         assert_eq!(st.data(1, &to_client, &mut b1, &mut cx), Next::More);
-        let ev: Vec<_> = out.0.iter().map(|(_, t, v)| {
-            assert_eq!(*t, "smb");
-            v
-        }).collect();
+        let ev: Vec<_> = out
+            .0
+            .iter()
+            .map(|(_, t, v)| {
+                assert_eq!(*t, "smb");
+                v
+            })
+            .collect();
         assert_eq!(ev.len(), 5);
         assert_eq!(ev[0]["command"], "SMB2_COMMAND_NEGOTIATE_PROTOCOL");
         assert_eq!(ev[0]["dialect"], "unknown");
