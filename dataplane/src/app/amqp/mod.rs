@@ -5,15 +5,22 @@
 use crate::app::bytes::{be16, be32, prefix_state, u8_at};
 use crate::app::{AppProto, Desc, Probe, ProbeInput, StreamKind};
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Amqp, tcp: Some(probe), udp: None, ports: &[5672], stream: StreamKind::None, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Amqp,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[5672],
+    stream: StreamKind::None,
+    datagram: None,
+};
 
 /// Largest Connection.Start frame accepted (the server properties table is small).
 const MAX_START_FRAME: u32 = 64 * 1024;
 /// The end-of-frame octet.
 const FRAME_END: u8 = 0xce;
 /// The versions after `AMQP`.
-const VERSIONS: &[[u8; 4]] = &[[0, 0, 9, 1], [1, 1, 0, 9], [1, 1, 0, 10], [1, 1, 9, 1], [0, 1, 0, 0], [2, 1, 0, 0], [3, 1, 0, 0]];
+const VERSIONS: &[[u8; 4]] =
+    &[[0, 0, 9, 1], [1, 1, 0, 9], [1, 1, 0, 10], [1, 1, 9, 1], [0, 1, 0, 0], [2, 1, 0, 0], [3, 1, 0, 0]];
 
 pub fn probe(i: &ProbeInput<'_>) -> Probe {
     let b = i.data;
@@ -50,7 +57,7 @@ fn connection_start(b: &[u8]) -> Probe {
     else {
         return Probe::NeedMore;
     };
-    if channel != 0 || size > MAX_START_FRAME || size < 6 || (class, method, major, minor) != (10, 10, 0, 9) {
+    if channel != 0 || !(6..=MAX_START_FRAME).contains(&size) || (class, method, major, minor) != (10, 10, 0, 9) {
         return Probe::NoMatch;
     }
     match u8_at(b, 7 + size as usize) {

@@ -8,8 +8,14 @@
 use crate::app::bytes::{be16, be32, u8_at};
 use crate::app::{AppProto, Desc, Probe, ProbeInput, StreamKind};
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Cassandra, tcp: Some(probe), udp: None, ports: &[9042], stream: StreamKind::None, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Cassandra,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[9042],
+    stream: StreamKind::None,
+    datagram: None,
+};
 
 /// Frame header length (protocol v3 and later).
 const HEADER: usize = 9;

@@ -7,7 +7,7 @@
 //! 24-byte header (magic 0x80/0x81, data type 0, lengths consistent) and, for the common
 //! opcodes, the extras and key lengths the opcode requires.
 use crate::app::bytes::{be16, be32, line_end, u8_at};
-use crate::app::{AppProto, Desc, L4, Probe, ProbeInput, StreamKind};
+use crate::app::{AppProto, Desc, Probe, ProbeInput, StreamKind, L4};
 
 pub const DESC: Desc = Desc {
     proto: AppProto::Memcached,
@@ -37,9 +37,36 @@ const UDP_MAX_DATAGRAMS: u16 = 1024;
 
 /// Commands and replies, for "is this a prefix of a word we know" (lines not yet ended).
 const WORDS: &[&[u8]] = &[
-    b"get", b"gets", b"set", b"add", b"replace", b"append", b"prepend", b"cas", b"delete", b"incr", b"decr",
-    b"stats", b"version", b"flush_all", b"touch", b"gat", b"gats", b"VALUE", b"STAT", b"VERSION", b"STORED",
-    b"NOT_STORED", b"EXISTS", b"NOT_FOUND", b"DELETED", b"TOUCHED", b"END", b"OK", b"ERROR", b"CLIENT_ERROR",
+    b"get",
+    b"gets",
+    b"set",
+    b"add",
+    b"replace",
+    b"append",
+    b"prepend",
+    b"cas",
+    b"delete",
+    b"incr",
+    b"decr",
+    b"stats",
+    b"version",
+    b"flush_all",
+    b"touch",
+    b"gat",
+    b"gats",
+    b"VALUE",
+    b"STAT",
+    b"VERSION",
+    b"STORED",
+    b"NOT_STORED",
+    b"EXISTS",
+    b"NOT_FOUND",
+    b"DELETED",
+    b"TOUCHED",
+    b"END",
+    b"OK",
+    b"ERROR",
+    b"CLIENT_ERROR",
     b"SERVER_ERROR",
 ];
 
@@ -93,9 +120,9 @@ fn binary(b: &[u8], request: bool) -> Probe {
     // (extras, key present) the common requests carry.
     let shape = match op {
         0x00 | 0x09 | 0x0c | 0x0d | 0x04 | 0x14 => Some((0, true)), // get, getq, getk, getkq, delete, deleteq
-        0x01..=0x03 | 0x11..=0x13 => Some((8, true)),              // set, add, replace (+quiet)
-        0x05 | 0x06 | 0x15 | 0x16 => Some((20, true)),             // increment, decrement (+quiet)
-        0x07 | 0x0a | 0x0b | 0x17 => Some((0, false)),             // quit, noop, version, quitq
+        0x01..=0x03 | 0x11..=0x13 => Some((8, true)),               // set, add, replace (+quiet)
+        0x05 | 0x06 | 0x15 | 0x16 => Some((20, true)),              // increment, decrement (+quiet)
+        0x07 | 0x0a | 0x0b | 0x17 => Some((0, false)),              // quit, noop, version, quitq
         _ => None,
     };
     match shape {
@@ -130,7 +157,11 @@ fn text(b: &[u8]) -> Probe {
         n += 1;
     }
     let a = args.get(..n).unwrap_or(&[]);
-    if line_shape(cmd, a) { Probe::Match } else { line_reply(cmd, a) }
+    if line_shape(cmd, a) {
+        Probe::Match
+    } else {
+        line_reply(cmd, a)
+    }
 }
 
 fn is_key(w: &[u8]) -> bool {
@@ -155,9 +186,7 @@ fn line_shape(cmd: &[u8], a: &[&[u8]]) -> bool {
     match cmd {
         b"get" | b"gets" => !a.is_empty() && a.iter().all(|k| is_key(k)),
         b"set" | b"add" | b"replace" | b"append" | b"prepend" => match a {
-            [k, f, e, n, rest @ ..] => {
-                is_key(k) && is_num(f) && is_signed(e) && is_num(n) && noreply_opt(rest)
-            }
+            [k, f, e, n, rest @ ..] => is_key(k) && is_num(f) && is_signed(e) && is_num(n) && noreply_opt(rest),
             _ => false,
         },
         b"cas" => match a {
@@ -167,12 +196,16 @@ fn line_shape(cmd: &[u8], a: &[&[u8]]) -> bool {
             _ => false,
         },
         b"delete" => match a {
-            [k, rest @ ..] => is_key(k) && (noreply_opt(rest) || matches!(rest, [t, r @ ..] if is_num(t) && noreply_opt(r))),
+            [k, rest @ ..] => {
+                is_key(k) && (noreply_opt(rest) || matches!(rest, [t, r @ ..] if is_num(t) && noreply_opt(r)))
+            }
             _ => false,
         },
         b"incr" | b"decr" => matches!(a, [k, v, rest @ ..] if is_key(k) && is_num(v) && noreply_opt(rest)),
         b"touch" => matches!(a, [k, e, rest @ ..] if is_key(k) && is_signed(e) && noreply_opt(rest)),
-        b"gat" | b"gats" => matches!(a, [e, keys @ ..] if is_signed(e) && !keys.is_empty() && keys.iter().all(|k| is_key(k))),
+        b"gat" | b"gats" => {
+            matches!(a, [e, keys @ ..] if is_signed(e) && !keys.is_empty() && keys.iter().all(|k| is_key(k)))
+        }
         b"stats" => a.len() <= 2,
         b"version" => a.is_empty(),
         b"flush_all" => matches!(a, [] | [_] | [_, _]) && a.iter().all(|w| is_signed(w) || *w == b"noreply"),
@@ -183,7 +216,9 @@ fn line_shape(cmd: &[u8], a: &[&[u8]]) -> bool {
 /// A reply line only memcached writes; a generic one (`OK`, `END`, `ERROR`) says nothing.
 fn line_reply(cmd: &[u8], a: &[&[u8]]) -> Probe {
     let yes = match cmd {
-        b"VALUE" => matches!(a, [k, f, n, rest @ ..] if is_key(k) && is_num(f) && is_num(n) && matches!(rest, [] | [_])),
+        b"VALUE" => {
+            matches!(a, [k, f, n, rest @ ..] if is_key(k) && is_num(f) && is_num(n) && matches!(rest, [] | [_]))
+        }
         b"STAT" => a.len() >= 2,
         b"VERSION" => matches!(a, [v] if v.first().is_some_and(u8::is_ascii_digit)),
         b"STORED" | b"NOT_STORED" | b"EXISTS" | b"NOT_FOUND" | b"DELETED" | b"TOUCHED" => a.is_empty(),
@@ -191,7 +226,11 @@ fn line_reply(cmd: &[u8], a: &[&[u8]]) -> Probe {
         b"END" | b"OK" | b"ERROR" => return if a.is_empty() { Probe::NeedMore } else { Probe::NoMatch },
         _ => false,
     };
-    if yes { Probe::Match } else { Probe::NoMatch }
+    if yes {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
 }
 
 #[cfg(test)]
@@ -228,7 +267,8 @@ mod tests {
         ] {
             assert_eq!(p(L4::Tcp, 0, c), Probe::Match, "{}", String::from_utf8_lossy(c));
         }
-        for r in [&b"VALUE foo 0 5\r\nhello\r\nEND\r\n"[..], b"STAT pid 1234\r\n", b"VERSION 1.6.21\r\n", b"STORED\r\n"] {
+        for r in [&b"VALUE foo 0 5\r\nhello\r\nEND\r\n"[..], b"STAT pid 1234\r\n", b"VERSION 1.6.21\r\n", b"STORED\r\n"]
+        {
             assert_eq!(p(L4::Tcp, 1, r), Probe::Match);
         }
         assert_eq!(p(L4::Tcp, 1, b"END\r\n"), Probe::NeedMore);

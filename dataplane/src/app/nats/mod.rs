@@ -7,13 +7,32 @@
 use crate::app::bytes::{prefix_state, starts_with_nocase};
 use crate::app::{AppProto, Desc, Probe, ProbeInput, StreamKind};
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Nats, tcp: Some(probe), udp: None, ports: &[4222], stream: StreamKind::None, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Nats,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[4222],
+    stream: StreamKind::None,
+    datagram: None,
+};
 
 /// Longest control line looked at.
 const MAX_LINE: usize = 1024;
 /// Operations a stream may start with.
-const OPS: &[&[u8]] = &[b"INFO ", b"CONNECT ", b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"MSG ", b"HMSG ", b"PING", b"PONG", b"+OK", b"-ERR"];
+const OPS: &[&[u8]] = &[
+    b"INFO ",
+    b"CONNECT ",
+    b"PUB ",
+    b"HPUB ",
+    b"SUB ",
+    b"UNSUB ",
+    b"MSG ",
+    b"HMSG ",
+    b"PING",
+    b"PONG",
+    b"+OK",
+    b"-ERR",
+];
 
 pub fn probe(i: &ProbeInput<'_>) -> Probe {
     let b = i.data;
@@ -56,7 +75,11 @@ pub fn probe(i: &ProbeInput<'_>) -> Probe {
         // PING, PONG, +OK, -ERR: wait for a telling line.
         return if n <= 1 { Probe::NeedMore } else { Probe::NoMatch };
     };
-    if ok { Probe::Match } else { Probe::NoMatch }
+    if ok {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
 }
 
 #[cfg(test)]
@@ -73,8 +96,10 @@ mod tests {
         b"+OK POP3 server ready\r\n",
         b"PUBLISH channel hello\r\n",
     ];
-    const INFO: &[u8] = b"INFO {\"server_id\":\"NCXYZ\",\"version\":\"2.10.1\",\"proto\":1,\"max_payload\":1048576}\r\n";
-    const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"nats.go\",\"lang\":\"go\"}\r\nPING\r\n";
+    const INFO: &[u8] =
+        b"INFO {\"server_id\":\"NCXYZ\",\"version\":\"2.10.1\",\"proto\":1,\"max_payload\":1048576}\r\n";
+    const CONNECT: &[u8] =
+        b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"nats.go\",\"lang\":\"go\"}\r\nPING\r\n";
 
     fn p(dir: usize, b: &[u8]) -> Probe {
         probe(&ProbeInput::new(L4::Tcp, dir, b))

@@ -8,8 +8,14 @@
 use crate::app::bytes::be32;
 use crate::app::{AppProto, Desc, Probe, ProbeInput, StreamKind, TO_SERVER};
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Zookeeper, tcp: Some(probe), udp: None, ports: &[2181], stream: StreamKind::None, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Zookeeper,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[2181],
+    stream: StreamKind::None,
+    datagram: None,
+};
 
 /// The admin commands sent alone on a connection.
 const FOUR_LETTER_WORDS: &[&[u8; 4]] = &[
