@@ -13,8 +13,14 @@ use serde::Serialize;
 pub mod parser;
 use parser::Lines;
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Imap, tcp: Some(probe), udp: None, ports: &[143], stream: StreamKind::Imap, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Imap,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[143],
+    stream: StreamKind::Imap,
+    datagram: None,
+};
 
 /// Commands kept per flow.
 pub const MAX_COMMANDS: usize = 32;
@@ -49,7 +55,11 @@ pub fn probe(i: &ProbeInput<'_>) -> Probe {
         return Probe::NoMatch;
     };
     let status = [&b"OK"[..], b"NO", b"BAD"].iter().any(|s| s.eq_ignore_ascii_case(word)) && !rest.is_empty();
-    if status || parser::is_command(word) { Probe::Match } else { Probe::NoMatch }
+    if status || parser::is_command(word) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
 }
 
 #[derive(Serialize)]

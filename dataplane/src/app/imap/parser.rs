@@ -39,17 +39,49 @@ impl Lines {
 
 /// IMAP4rev1/rev2 commands (and common extensions).
 pub const COMMANDS: &[&[u8]] = &[
-    b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS", b"AUTHENTICATE", b"LOGIN", b"SELECT", b"EXAMINE", b"CREATE",
-    b"DELETE", b"RENAME", b"SUBSCRIBE", b"UNSUBSCRIBE", b"LIST", b"LSUB", b"STATUS", b"APPEND", b"CHECK", b"CLOSE",
-    b"EXPUNGE", b"SEARCH", b"FETCH", b"STORE", b"COPY", b"MOVE", b"UID", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE",
-    b"GETQUOTAROOT", b"UNSELECT", b"XLIST", b"COMPRESS",
+    b"CAPABILITY",
+    b"NOOP",
+    b"LOGOUT",
+    b"STARTTLS",
+    b"AUTHENTICATE",
+    b"LOGIN",
+    b"SELECT",
+    b"EXAMINE",
+    b"CREATE",
+    b"DELETE",
+    b"RENAME",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"LIST",
+    b"LSUB",
+    b"STATUS",
+    b"APPEND",
+    b"CHECK",
+    b"CLOSE",
+    b"EXPUNGE",
+    b"SEARCH",
+    b"FETCH",
+    b"STORE",
+    b"COPY",
+    b"MOVE",
+    b"UID",
+    b"ID",
+    b"ENABLE",
+    b"IDLE",
+    b"NAMESPACE",
+    b"GETQUOTAROOT",
+    b"UNSELECT",
+    b"XLIST",
+    b"COMPRESS",
 ];
 
 /// A tag: 1..=[`MAX_TAG`] ASTRING characters (no `+`, `*`, space, quotes, braces...).
 pub fn is_tag(t: &[u8]) -> bool {
     !t.is_empty()
         && t.len() <= MAX_TAG
-        && t.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'+' | b'*' | b'(' | b')' | b'{' | b'"' | b'\\' | b'%' | b']'))
+        && t.iter().all(|&c| {
+            c.is_ascii_graphic() && !matches!(c, b'+' | b'*' | b'(' | b')' | b'{' | b'"' | b'\\' | b'%' | b']')
+        })
 }
 
 /// `tag word rest`: the tag, the word (command or status) and what follows.

@@ -13,8 +13,14 @@ use serde::Serialize;
 pub mod parser;
 use parser::Lines;
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Pop3, tcp: Some(probe), udp: None, ports: &[110], stream: StreamKind::Pop3, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Pop3,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[110],
+    stream: StreamKind::Pop3,
+    datagram: None,
+};
 
 /// Commands kept per flow.
 pub const MAX_COMMANDS: usize = 32;

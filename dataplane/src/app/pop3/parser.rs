@@ -64,7 +64,9 @@ pub fn pop3_only(l: &[u8]) -> bool {
         b"UIDL" => arg.is_empty() || digits(arg),
         b"RETR" => digits(arg),
         b"TOP" => args.next().is_some_and(digits) && args.next().is_some_and(digits) && args.next().is_none(),
-        b"APOP" => args.next().is_some() && args.next().is_some_and(|d| d.len() == 32 && d.iter().all(u8::is_ascii_hexdigit)),
+        b"APOP" => {
+            args.next().is_some() && args.next().is_some_and(|d| d.len() == 32 && d.iter().all(u8::is_ascii_hexdigit))
+        }
         _ => false,
     }
 }

@@ -15,8 +15,14 @@ use serde::Serialize;
 pub mod parser;
 use parser::Lines;
 
-pub const DESC: Desc =
-    Desc { proto: AppProto::Smtp, tcp: Some(probe), udp: None, ports: &[25, 587], stream: StreamKind::Smtp, datagram: None };
+pub const DESC: Desc = Desc {
+    proto: AppProto::Smtp,
+    tcp: Some(probe),
+    udp: None,
+    ports: &[25, 587],
+    stream: StreamKind::Smtp,
+    datagram: None,
+};
 
 /// Transactions written per flow.
 pub const MAX_TX: u32 = 32;
@@ -26,8 +32,20 @@ pub const MAX_RCPT: usize = 32;
 pub const MAX_FIELD: usize = 256;
 /// Client commands a stream may start with (for NoMatch on anything else).
 const COMMANDS: &[&[u8]] = &[
-    b"EHLO", b"HELO", b"MAIL", b"RCPT", b"DATA", b"QUIT", b"RSET", b"NOOP", b"AUTH", b"STARTTLS", b"VRFY", b"EXPN",
-    b"HELP", b"BDAT",
+    b"EHLO",
+    b"HELO",
+    b"MAIL",
+    b"RCPT",
+    b"DATA",
+    b"QUIT",
+    b"RSET",
+    b"NOOP",
+    b"AUTH",
+    b"STARTTLS",
+    b"VRFY",
+    b"EXPN",
+    b"HELP",
+    b"BDAT",
 ];
 /// ESMTP extensions only an SMTP server lists.
 const EXTENSIONS: &[&[u8]] = &[b"PIPELINING", b"8BITMIME", b"ENHANCEDSTATUSCODES", b"SMTPUTF8", b"CHUNKING", b"DSN"];
@@ -171,7 +189,11 @@ impl StreamParser for State {
             })
         });
         *(if dir == TO_SERVER { &mut self.client } else { &mut self.server }) = lines;
-        if self.tls || self.written >= MAX_TX { Next::Done } else { Next::More }
+        if self.tls || self.written >= MAX_TX {
+            Next::Done
+        } else {
+            Next::More
+        }
     }
 
     fn gap(&mut self, dir: usize) -> Next {

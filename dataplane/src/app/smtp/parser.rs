@@ -79,7 +79,13 @@ mod tests {
     fn lines_replies_params() {
         let mut got = Vec::new();
         let mut l = Lines::default();
-        assert_eq!(l.feed(b"a\r\nbc\nd", |x| { got.push(x.to_vec()); true }), 6);
+        assert_eq!(
+            l.feed(b"a\r\nbc\nd", |x| {
+                got.push(x.to_vec());
+                true
+            }),
+            6
+        );
         assert_eq!(got, [b"a".to_vec(), b"bc".to_vec()]);
         assert_eq!(reply(b"250-PIPELINING"), Some((250, true, &b"PIPELINING"[..])));
         assert_eq!(reply(b"220 mx ESMTP"), Some((220, false, &b"mx ESMTP"[..])));
