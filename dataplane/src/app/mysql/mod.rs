@@ -75,7 +75,7 @@ pub fn probe(i: &ProbeInput<'_>) -> Probe {
             }
             Ok(())
         })),
-        (0, 0x02 | 0x03) if len >= 2 && len <= MAX_PACKET => {
+        (0, 0x02 | 0x03) if (2..=MAX_PACKET).contains(&len) => {
             let text = payload.get(1..).unwrap_or(&[]);
             if !texty(text) {
                 Probe::NoMatch
