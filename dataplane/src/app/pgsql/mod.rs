@@ -60,7 +60,7 @@ pub fn probe(i: &ProbeInput<'_>) -> Probe {
                 Err(Error::Invalid)
             } else if nul || body.len() >= 16 {
                 Ok(())
-            } else if b.len() >= 1 + len {
+            } else if b.len() > len {
                 Err(Error::Invalid)
             } else {
                 Err(Error::Incomplete)

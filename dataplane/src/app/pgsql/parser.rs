@@ -81,7 +81,7 @@ pub fn params(p: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 /// A typed message header: (type, length including itself but not the type byte).
 pub fn typed(b: &[u8]) -> Result<(u8, usize), Error> {
     let (Some(t), Some(len)) = (u8_at(b, 0), be32(b, 1)) else { return Err(Error::Incomplete) };
-    if len < 4 || len > 0x3fff_ffff {
+    if !(4..=0x3fff_ffff).contains(&len) {
         return Err(Error::Invalid);
     }
     Ok((t, len as usize))
