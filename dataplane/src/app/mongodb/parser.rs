@@ -117,7 +117,7 @@ fn value_len(t: u8, v: &[u8]) -> Result<usize, Error> {
 /// Checks a document's length and first element; returns its first key.
 pub fn first_key(doc: &[u8]) -> Result<&[u8], Error> {
     let len = le32(doc, 0).ok_or(Error::Incomplete)?;
-    if len < 5 || len > MAX_MESSAGE {
+    if !(5..=MAX_MESSAGE).contains(&len) {
         return Err(Error::Invalid);
     }
     let t = u8_at(doc, 4).ok_or(Error::Incomplete)?;
@@ -154,9 +154,12 @@ pub fn string_field<'a>(doc: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
+/// (command, database) of a request, when it tells them.
+pub type Names<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// The body of a request or reply: `(command, database)` when it tells them. Validates the
 /// body's fixed fields and its first document.
-pub fn body<'a>(h: &Header, b: &'a [u8]) -> Result<(Option<&'a [u8]>, Option<&'a [u8]>), Error> {
+pub fn body<'a>(h: &Header, b: &'a [u8]) -> Result<Names<'a>, Error> {
     match h.opcode {
         OP_MSG => {
             let flags = le32(b, 0).ok_or(Error::Incomplete)?;
