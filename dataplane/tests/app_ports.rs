@@ -158,7 +158,7 @@ fn cases() -> Vec<Case> {
         Case {
             l4: "tcp",
             port: 6379,
-            msgs: vec![t(true, b"hello there, this is not redis\r\n"), t(false, b"nor is this\r\n")],
+            msgs: vec![t(true, b"greetings from a line protocol\r\n"), t(false, b"nor is this one\r\n")],
             expect: "unknown",
         },
         Case { l4: "udp", port: 5353, msgs: vec![t(true, &noise(7, 80))], expect: "unknown" },
