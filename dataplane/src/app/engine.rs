@@ -97,8 +97,11 @@ impl Unknown {
 /// A flow's identification state (kept on the flow).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AppState {
-    /// Candidates still alive: bit `i` is `PROTOCOLS[i]`.
-    pub cand: u64,
+    /// Candidates still alive per direction: bit `i` is `PROTOCOLS[i]`. A probe's `NoMatch`
+    /// drops a candidate for that direction only (a capture may start in the middle of one
+    /// direction's message while the other starts cleanly); the flow is given up when no
+    /// candidate is left in either.
+    pub cand: [u64; 2],
     /// TCP: bytes probed per direction; UDP: datagrams probed per direction.
     pub seen: [u32; 2],
     /// Index + 1 of the flow's session, 0 when it has none.
@@ -444,7 +447,7 @@ impl Engine {
                     return;
                 }
                 flow.app_state.status = Status::Probing;
-                flow.app_state.cand = self.tcp_mask;
+                flow.app_state.cand = [self.tcp_mask; 2];
                 flow.app_state.session = self.acquire();
             }
             Status::Probing => {}
@@ -470,20 +473,25 @@ impl Engine {
             pkt: 0,
         };
         let sess = (st.session as usize).checked_sub(1).and_then(|i| self.sessions.get_mut(i));
+        let cand = st.cand.get(dir).copied().unwrap_or(0);
         let verdict = match sess.and_then(|s| s.probe.get_mut(dir)) {
             Some(buf) => {
                 buf.extend_from_slice(head);
-                run_probes(st.cand, &ProbeInput { data: buf, ..input })
+                run_probes(cand, &ProbeInput { data: buf, ..input })
             }
             // No session: only a direction's first chunk can be probed (it starts the stream).
-            None if seen == 0 => run_probes(st.cand, &input),
-            None => Verdict::Alive(st.cand),
+            None if seen == 0 => run_probes(cand, &input),
+            None => Verdict::Alive(cand),
         };
         match verdict {
             Verdict::Match(i) => self.identified_tcp(flow, i, dir, data.get(take..).unwrap_or(&[])),
-            Verdict::Alive(0) => self.give_up(flow, Unknown::NoMatch),
+            Verdict::Alive(cand) if cand | st.cand.get(dir ^ 1).copied().unwrap_or(0) == 0 => {
+                self.give_up(flow, Unknown::NoMatch)
+            }
             Verdict::Alive(cand) => {
-                flow.app_state.cand = cand;
+                if let Some(c) = flow.app_state.cand.get_mut(dir) {
+                    *c = cand;
+                }
                 let [a, b] = flow.app_state.seen;
                 if (a >= window && b >= window) || flow.app_state.chunks >= MAX_PROBE_CHUNKS {
                     let why = if flow.app_state.gap { Unknown::Gap } else { Unknown::ProbeLimit };
@@ -643,7 +651,7 @@ impl Engine {
             Status::Unknown => return,
             Status::New => {
                 flow.app_state.status = Status::Probing;
-                flow.app_state.cand = self.udp_mask;
+                flow.app_state.cand = [self.udp_mask; 2];
             }
             Status::Probing => {}
         }
@@ -656,7 +664,7 @@ impl Engine {
             server_port: flow.server_port(),
             pkt: st.seen.get(dir).copied().unwrap_or(0),
         };
-        match run_probes(st.cand, &input) {
+        match run_probes(st.cand.get(dir).copied().unwrap_or(0), &input) {
             Verdict::Match(i) => {
                 if let Some(d) = PROTOCOLS.get(i) {
                     flow.app = d.proto as u16;
@@ -665,9 +673,13 @@ impl Engine {
                     self.datagram_parser(flow, dir, payload);
                 }
             }
-            Verdict::Alive(0) => self.give_up(flow, Unknown::NoMatch),
+            Verdict::Alive(cand) if cand | st.cand.get(dir ^ 1).copied().unwrap_or(0) == 0 => {
+                self.give_up(flow, Unknown::NoMatch)
+            }
             Verdict::Alive(cand) => {
-                flow.app_state.cand = cand;
+                if let Some(c) = flow.app_state.cand.get_mut(dir) {
+                    *c = cand;
+                }
                 if let Some(s) = flow.app_state.seen.get_mut(dir) {
                     *s += 1;
                 }
