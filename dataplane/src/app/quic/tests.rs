@@ -121,3 +121,24 @@ fn hostile_bytes_do_not_panic() {
         let _ = events(0, &m);
     }
 }
+
+#[test]
+fn initial_client_hello_is_decrypted() {
+    // The same values as Wireshark's for these packets.
+    let ev = &events(0, &fixture!("v1_client"))[0];
+    assert_eq!(ev["sni"], "str1-euwest1-34-246-231-140.addlive.io");
+    assert_eq!(ev["ja3"]["hash"], "f4545fa40dda0c87b1bd81d9a55985a2");
+    assert_eq!(ev["ja3"]["string"], "771,4865-4866-4867,0-10-16-13-51-45-43-57-17513,29-23-24,");
+    assert_eq!(ev["ja4"], "q13d0309h3_55b375c5d22e_08189d42dc81");
+    assert_eq!(ev["extensions"], serde_json::json!([{"name": "alpn", "type": 16, "values": ["h3"]}]));
+    let ev = &events(0, &fixture!("draft29_client"))[0];
+    assert_eq!(ev["sni"], "server4");
+    assert_eq!(ev["ja3"]["hash"], "fe94e313a5d76fb687c85443cdfa8170");
+    // A corrupted tag: the version is still written, the hello is not.
+    let mut b = fixture!("v1_client");
+    let n = b.len();
+    b[n - 1] ^= 1;
+    let ev = &events(0, &b)[0];
+    assert_eq!(ev["version"], "1");
+    assert!(ev.get("sni").is_none());
+}
