@@ -305,6 +305,20 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 68, 67);
+        let a = ack();
+        for n in 0..a.len() {
+            let _ = udp(&a[..n]);
+            datagram(1, &a[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn events_have_suricata_fields() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 68, 67);

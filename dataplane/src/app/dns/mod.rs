@@ -411,6 +411,23 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in super::parser::tests::others().iter().enumerate() {
+            if n != 3 {
+                assert_eq!(udp(s), Probe::NoMatch, "{n}");
+            }
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 53);
+        let a = answer_fixture();
+        for n in 0..a.len() {
+            assert_eq!(udp(&a[..n]), Probe::NoMatch);
+            datagram(1, &a[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn tcp_probe_waits_for_the_message() {
         let q = hex(QUERY);
         let mut framed = (q.len() as u16).to_be_bytes().to_vec();

@@ -123,11 +123,12 @@ fn check_private(b: &[u8]) -> bool {
     let response = b0 & 0x80 != 0;
     let data = items.saturating_mul(size);
     let len_ok = if response {
-        data <= MAX_PRIVATE_DATA && b.len() >= PRIVATE_HEADER + data
+        // ntpd answers with exactly its items.
+        data <= MAX_PRIVATE_DATA && b.len() == PRIVATE_HEADER + data
     } else {
         PRIVATE_REQUEST_LENS.contains(&b.len()) && data <= b.len() - PRIVATE_HEADER
     };
-    matches!(imp, 0 | 2 | 3) && err <= 7 && mbz == 0 && (items == 0 || size > 0) && len_ok
+    matches!(imp, 0 | 2 | 3) && err <= 7 && mbz == 0 && size <= MAX_PRIVATE_DATA && (items == 0 || size > 0) && len_ok
 }
 
 fn mode_name(m: u8) -> &'static str {
@@ -260,6 +261,8 @@ mod tests {
         );
         let dtls = hex(&format!("170100000100000000000100709029f133f92fd6{}", "ab".repeat(105)));
         assert_eq!(udp(&dtls), Probe::NoMatch);
+        assert_eq!(udp(&hex("8f00000000000822c19d2ed3d92f25ff00001dff00001b1a2a3a4a")), Probe::NoMatch);
+        assert_eq!(udp(&hex("9700032a00010004c0a80001")), Probe::Match);
         for m in [CLIENT, SERVER, V4] {
             assert_eq!(udp(&hex(m)), Probe::Match, "{m}");
         }
@@ -278,6 +281,20 @@ mod tests {
             &[0x5a; 48],
         ] {
             assert_eq!(udp(s), Probe::NoMatch, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 123);
+        let s = hex(SERVER);
+        for n in 0..s.len() {
+            assert_eq!(udp(&s[..n]), Probe::NoMatch);
+            datagram(1, &s[..n], &mut cx);
         }
     }
 

@@ -397,6 +397,21 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_ne!(probe(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+        }
+        let c = create();
+        for n in 0..c.len() {
+            assert_ne!(probe(&ProbeInput::new(L4::Tcp, 0, &c[..n])), Probe::NoMatch);
+            let (mut out, mut scratch) = (Collect::default(), Vec::new());
+            let mut cx = Cx::new(&mut out, &mut scratch, 40000, 445);
+            let (mut st, mut buf) = (State::default(), MsgBuf::default());
+            let _ = st.data(0, &c[..n], &mut buf, &mut cx);
+        }
+    }
+
+    #[test]
     fn events_split_and_names() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 445);

@@ -287,6 +287,20 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 161);
+        let m = hex(V3_GET);
+        for n in 0..m.len() {
+            assert_eq!(udp(&m[..n]), Probe::NoMatch);
+            datagram(0, &m[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn events_have_suricata_fields() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 161);
