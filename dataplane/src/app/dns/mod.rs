@@ -51,6 +51,9 @@ pub fn probe_udp(i: &ProbeInput<'_>) -> Probe {
 }
 
 pub fn probe_tcp(i: &ProbeInput<'_>) -> Probe {
+    if LOOKALIKE_PORTS.iter().any(|&p| i.port_is(p)) {
+        return Probe::NoMatch;
+    }
     let Some(len) = be16(i.data, 0) else { return Probe::NeedMore };
     let msg = i.data.get(2..).unwrap_or(&[]);
     let msg = msg.get(..len as usize).unwrap_or(msg);
