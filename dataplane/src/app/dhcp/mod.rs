@@ -33,6 +33,7 @@ mod field {
     pub const XID: usize = 4;
     pub const CIADDR: usize = 12;
     pub const YIADDR: usize = 16;
+    pub const SIADDR: usize = 20;
     pub const GIADDR: usize = 24;
     pub const CHADDR: usize = 28;
 }
@@ -49,6 +50,7 @@ mod opt {
     pub const PARAMS: u8 = 55;
     pub const RENEWAL_TIME: u8 = 58;
     pub const REBINDING_TIME: u8 = 59;
+    pub const VENDOR_CLASS_ID: u8 = 60;
     pub const CLIENT_ID: u8 = 61;
     pub const END: u8 = 255;
 }
@@ -199,6 +201,8 @@ struct Event<'a> {
     client_ip: Option<Ip>,
     #[serde(skip_serializing_if = "Option::is_none")]
     relay_ip: Option<Ip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_server_ip: Option<Ip>,
     dhcp_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<Hex<'a>>,
@@ -220,6 +224,8 @@ struct Event<'a> {
     dns_servers: Option<Ips<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     params: Option<Params<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor_class_identifier: Option<Text<'a>>,
 }
 
 pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
@@ -227,13 +233,15 @@ pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
     if be32(b, COOKIE_AT) != Some(COOKIE) {
         return;
     }
+    let reply = u8_at(b, field::OP) == Some(2);
     let mut ev = Event {
-        kind: if u8_at(b, field::OP) == Some(1) { "request" } else { "reply" },
+        kind: if reply { "reply" } else { "request" },
         id: xid,
         client_mac: b.get(field::CHADDR..field::CHADDR + 6).map(Hex),
         assigned_ip: Some(Ip::at(b, field::YIADDR)),
         client_ip: Some(Ip::at(b, field::CIADDR)),
-        relay_ip: Some(Ip::at(b, field::GIADDR)).filter(|ip| ip.0.is_some_and(|a| a != [0; 4])),
+        relay_ip: reply.then(|| Ip::at(b, field::GIADDR)),
+        next_server_ip: reply.then(|| Ip::at(b, field::SIADDR)),
         dhcp_type: "unknown",
         ..Event::default()
     };
@@ -243,7 +251,8 @@ pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
             opt::MESSAGE_TYPE => ev.dhcp_type = dhcp_type(v.first().copied().unwrap_or(0)),
             // The type byte (1 = Ethernet) is not part of the identifier Suricata writes.
             opt::CLIENT_ID if v.len() > 1 => ev.client_id = v.get(1..).map(Hex),
-            opt::HOSTNAME => ev.hostname = Some(Text(v)),
+            opt::HOSTNAME if !v.is_empty() => ev.hostname = Some(Text(v)),
+            opt::VENDOR_CLASS_ID if !v.is_empty() => ev.vendor_class_identifier = Some(Text(v)),
             opt::REQUESTED_IP => ev.requested_ip = Some(Ip::at(v, 0)),
             opt::LEASE_TIME => ev.lease_time = secs(v),
             opt::RENEWAL_TIME => ev.renewal_time = secs(v),
@@ -305,6 +314,20 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 68, 67);
+        let a = ack();
+        for n in 0..a.len() {
+            let _ = udp(&a[..n]);
+            datagram(1, &a[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn events_have_suricata_fields() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 68, 67);
@@ -324,6 +347,8 @@ mod tests {
         assert_eq!(a["type"], "reply");
         assert_eq!(a["dhcp_type"], "ack");
         assert_eq!(a["assigned_ip"], "192.168.2.17");
+        assert_eq!(a["relay_ip"], "0.0.0.0");
+        assert!(r.get("relay_ip").is_none());
         assert_eq!(a["lease_time"], 86400);
         assert_eq!(a["subnet_mask"], "255.255.255.0");
         assert_eq!(a["routers"], serde_json::json!(["192.168.2.1"]));

@@ -8,7 +8,7 @@
 //! allocated per record.
 use crate::app::bytes::be16;
 use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text};
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -51,6 +51,9 @@ pub fn probe_udp(i: &ProbeInput<'_>) -> Probe {
 }
 
 pub fn probe_tcp(i: &ProbeInput<'_>) -> Probe {
+    if LOOKALIKE_PORTS.iter().any(|&p| i.port_is(p)) {
+        return Probe::NoMatch;
+    }
     let Some(len) = be16(i.data, 0) else { return Probe::NeedMore };
     let msg = i.data.get(2..).unwrap_or(&[]);
     let msg = msg.get(..len as usize).unwrap_or(msg);
@@ -112,16 +115,28 @@ impl Serialize for Flags {
     }
 }
 
-/// The rdata of the types Suricata decodes into a string.
+/// How Suricata writes a record's data: a string, an object, or nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Soa,
+    Srv,
+    None,
+}
+
+fn kind(rr: &parser::Rr) -> Kind {
+    match (rr.rrtype, rr.rdlen) {
+        (1, 4) | (28, 16) | (2 | 5 | 10 | 12, _) | (15, 3..) | (16, 1..) => Kind::Str,
+        (6, 22..) => Kind::Soa,
+        (33, 7..) => Kind::Srv,
+        _ => Kind::None,
+    }
+}
+
+/// The rdata of the types Suricata writes as a string.
 struct Rdata<'a> {
     msg: &'a [u8],
     rr: parser::Rr,
-}
-
-impl Rdata<'_> {
-    fn decoded(rr: &parser::Rr) -> bool {
-        matches!((rr.rrtype, rr.rdlen), (1, 4) | (28, 16) | (2 | 5 | 12 | 39, _) | (15, 3..) | (16, 1..))
-    }
 }
 
 impl Serialize for Rdata<'_> {
@@ -143,7 +158,68 @@ impl Serialize for Rdata<'_> {
                 let len = data.first().copied().unwrap_or(0) as usize;
                 Text(data.get(1..1 + len).unwrap_or(data.get(1..).unwrap_or(&[]))).serialize(s)
             }
+            10 => Text(data).serialize(s),
             _ => Name { msg: self.msg, off: r.rdata }.serialize(s),
+        }
+    }
+}
+
+/// SOA rdata: two names then five 32-bit counters.
+struct Soa<'a> {
+    msg: &'a [u8],
+    rr: parser::Rr,
+}
+
+impl Serialize for Soa<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mname = self.rr.rdata;
+        let rname = parser::name(self.msg, mname, None, false).unwrap_or(self.rr.next);
+        let nums = parser::name(self.msg, rname, None, false).unwrap_or(self.rr.next);
+        let n = |i: usize| crate::app::bytes::be32(self.msg, nums + 4 * i).unwrap_or(0);
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("mname", &Name { msg: self.msg, off: mname })?;
+        m.serialize_entry("rname", &Name { msg: self.msg, off: rname })?;
+        m.serialize_entry("serial", &n(0))?;
+        m.serialize_entry("refresh", &n(1))?;
+        m.serialize_entry("retry", &n(2))?;
+        m.serialize_entry("expire", &n(3))?;
+        m.serialize_entry("minimum", &n(4))?;
+        m.end()
+    }
+}
+
+/// SRV rdata: priority, weight, port, target.
+struct Srv<'a> {
+    msg: &'a [u8],
+    rr: parser::Rr,
+}
+
+impl Serialize for Srv<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let at = self.rr.rdata;
+        let n = |i: usize| be16(self.msg, at + 2 * i).unwrap_or(0);
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("priority", &n(0))?;
+        m.serialize_entry("weight", &n(1))?;
+        m.serialize_entry("port", &n(2))?;
+        m.serialize_entry("name", &Name { msg: self.msg, off: at + 6 })?;
+        m.end()
+    }
+}
+
+/// A record's data as Suricata writes it in a `grouped` list.
+struct Value<'a> {
+    msg: &'a [u8],
+    rr: parser::Rr,
+}
+
+impl Serialize for Value<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (msg, rr) = (self.msg, self.rr);
+        match kind(&rr) {
+            Kind::Soa => Soa { msg, rr }.serialize(s),
+            Kind::Srv => Srv { msg, rr }.serialize(s),
+            _ => Rdata { msg, rr }.serialize(s),
         }
     }
 }
@@ -155,34 +231,95 @@ struct Record<'a> {
     ttl: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     rdata: Option<Rdata<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soa: Option<Soa<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    srv: Option<Srv<'a>>,
 }
 
-/// `count` records from offset `off`, written as a JSON array (at most [`MAX_ANSWERS`]).
-struct Records<'a> {
+/// The records of a section (at most [`MAX_ANSWERS`], EDNS's OPT left out), parsed once.
+struct Section<'a> {
     msg: &'a [u8],
-    off: usize,
-    count: usize,
+    rrs: [Option<parser::Rr>; MAX_ANSWERS],
 }
 
-impl Serialize for Records<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        let mut off = self.off;
-        for _ in 0..self.count.min(MAX_ANSWERS) {
-            let Ok(rr) = parser::rr(self.msg, off, false) else { break };
-            off = rr.next;
-            if rr.rrtype == 41 {
-                continue; // OPT: EDNS, not a record
+impl<'a> Section<'a> {
+    /// The section of `count` records at `off`; returns it and the offset after it.
+    fn read(msg: &'a [u8], off: usize, count: u16) -> (Section<'a>, Option<usize>) {
+        let mut sec = Section { msg, rrs: [None; MAX_ANSWERS] };
+        let mut at = Some(off);
+        let mut kept = 0;
+        for _ in 0..count {
+            let Some(rr) = at.and_then(|o| parser::rr(msg, o, false).ok()) else {
+                return (sec, None);
+            };
+            at = Some(rr.next);
+            if rr.rrtype != 41 {
+                if let Some(slot) = sec.rrs.get_mut(kept) {
+                    *slot = Some(rr);
+                    kept += 1;
+                }
             }
-            let rdata = Rdata::decoded(&rr).then_some(Rdata { msg: self.msg, rr });
+        }
+        (sec, at)
+    }
+
+    fn records(&self) -> impl Iterator<Item = parser::Rr> + '_ {
+        self.rrs.iter().map_while(|r| *r)
+    }
+
+    fn is_empty(&self) -> bool {
+        !matches!(self.rrs.first(), Some(Some(_)))
+    }
+}
+
+/// The detailed form: one object per record.
+struct Detailed<'s, 'a>(&'s Section<'a>);
+
+impl Serialize for Detailed<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let msg = self.0.msg;
+        let mut seq = s.serialize_seq(None)?;
+        for rr in self.0.records() {
+            let k = kind(&rr);
             seq.serialize_element(&Record {
-                rrname: Name { msg: self.msg, off: rr.name },
+                rrname: Name { msg, off: rr.name },
                 rrtype: RrType(rr.rrtype),
                 ttl: rr.ttl,
-                rdata,
+                rdata: (k == Kind::Str).then_some(Rdata { msg, rr }),
+                soa: (k == Kind::Soa).then_some(Soa { msg, rr }),
+                srv: (k == Kind::Srv).then_some(Srv { msg, rr }),
             })?;
         }
         seq.end()
+    }
+}
+
+/// The grouped form: the data of the records, by type (in order of first appearance).
+struct Grouped<'s, 'a>(&'s Section<'a>);
+
+struct Group<'s, 'a>(&'s Section<'a>, u16);
+
+impl Serialize for Group<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for rr in self.0.records().filter(|r| r.rrtype == self.1) {
+            seq.serialize_element(&Value { msg: self.0.msg, rr })?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Grouped<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (i, rr) in self.0.records().enumerate() {
+            let first = !self.0.records().take(i).any(|r| r.rrtype == rr.rrtype);
+            if first && kind(&rr) != Kind::None {
+                m.serialize_entry(&RrType(rr.rrtype), &Group(self.0, rr.rrtype))?;
+            }
+        }
+        m.end()
     }
 }
 
@@ -202,7 +339,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 #[derive(Serialize)]
-struct AnswerEvent<'a> {
+struct AnswerEvent<'s, 'a> {
     version: u8,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -224,9 +361,11 @@ struct AnswerEvent<'a> {
     rrtype: Option<RrType>,
     rcode: Rcode,
     #[serde(skip_serializing_if = "Option::is_none")]
-    answers: Option<Records<'a>>,
+    answers: Option<Detailed<'s, 'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    authorities: Option<Records<'a>>,
+    grouped: Option<Grouped<'s, 'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorities: Option<Detailed<'s, 'a>>,
 }
 
 /// Writes the events of one DNS message (`event_type` "dns" or "mdns"); returns false when
@@ -272,14 +411,12 @@ fn emit_answer(
     event_type: &'static str,
     cx: &mut Cx<'_>,
 ) {
-    // Where the authority section starts: after the answers (bounded by the count).
-    let mut ns_at = Some(answers_at);
-    for _ in 0..h.ancount {
-        ns_at = ns_at.and_then(|o| parser::rr(msg, o, false).ok()).map(|r| r.next);
-    }
-    let section = |off: Option<usize>, count: u16| {
-        off.filter(|_| count > 0).map(|off| Records { msg, off, count: count as usize })
+    let (answers, ns_at) = Section::read(msg, answers_at, h.ancount);
+    let authorities = match ns_at {
+        Some(at) => Section::read(msg, at, h.nscount).0,
+        None => Section { msg, rrs: [None; MAX_ANSWERS] },
     };
+    let present = |s| Some(s).filter(|s: &&Section<'_>| !s.is_empty());
     let ev = AnswerEvent {
         version: 2,
         kind: "answer",
@@ -294,8 +431,9 @@ fn emit_answer(
         rrname: first.map(|q| Name { msg, off: q.name }),
         rrtype: first.map(|q| RrType(q.qtype)),
         rcode: Rcode(h.rcode()),
-        answers: section(Some(answers_at), h.ancount),
-        authorities: section(ns_at, h.nscount),
+        answers: present(&answers).map(Detailed),
+        grouped: present(&answers).map(Grouped),
+        authorities: present(&authorities).map(Detailed),
     };
     cx.emit(dir, event_type, &ev);
 }
@@ -411,6 +549,23 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in super::parser::tests::others().iter().enumerate() {
+            if n != 3 {
+                assert_eq!(udp(s), Probe::NoMatch, "{n}");
+            }
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 53);
+        let a = answer_fixture();
+        for n in 0..a.len() {
+            assert_eq!(udp(&a[..n]), Probe::NoMatch);
+            datagram(1, &a[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn tcp_probe_waits_for_the_message() {
         let q = hex(QUERY);
         let mut framed = (q.len() as u16).to_be_bytes().to_vec();
@@ -446,6 +601,21 @@ mod tests {
         assert_eq!(ans[0]["ttl"], 300);
         assert_eq!(ans[1]["rrname"], "l.google.com");
         assert_eq!(ans[1]["rdata"], "172.217.0.1");
+        assert_eq!(a["grouped"]["A"], serde_json::json!(["172.217.0.1", "172.217.0.2"]));
+        assert_eq!(a["grouped"]["CNAME"], serde_json::json!(["l.google.com"]));
+        // NXDOMAIN with the zone's SOA in the authority section.
+        let mut nx = hex("1111818300010000000100000178076578616d706c650000010001");
+        nx.extend_from_slice(&hex("c00e000600010000038400"));
+        nx.extend_from_slice(&hex("1d026e73c00e0168c00e0000000100000e1000000384000927c000000e10"));
+        assert_eq!(udp(&nx), Probe::Match);
+        let nx = &events(1, &nx)[0];
+        assert_eq!(nx["rcode"], "NXDOMAIN");
+        assert!(nx.get("answers").is_none());
+        let soa = &nx["authorities"][0]["soa"];
+        assert_eq!(soa["mname"], "ns.example");
+        assert_eq!(soa["rname"], "h.example");
+        assert_eq!(soa["serial"], 1);
+        assert_eq!(soa["minimum"], 3600);
         let none = events(1, &hex(RESPONSE_NOANSWER));
         assert!(none[0].get("answers").is_none());
         assert_eq!(none[0]["rrtype"], "AAAA");

@@ -328,6 +328,34 @@ pub(crate) mod tests {
     /// A query for e7.whatsapp.net A (dns.pcap).
     pub const QUERY: &str = "784301000001000000000000026537087768617473617070036e65740000010001";
 
+    /// Pseudo-random bytes (xorshift), the same on every run.
+    pub fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    }
+
+    /// The first bytes of other protocols, which no probe of this folder set may match
+    /// (except DNS's own query for DNS).
+    pub fn others() -> Vec<Vec<u8>> {
+        vec![
+            b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.0\r\n\r\n".to_vec(),
+            // A TLS 1.2 ClientHello's record and handshake headers, random, session id.
+            hex("16030100c4010000c00303a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9000002c02f0100"),
+            b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n".to_vec(),
+            hex(QUERY),
+            noise(64, 1),
+            noise(300, 2),
+            noise(1500, 3),
+            Vec::new(),
+        ]
+    }
+
     #[test]
     fn names_decompress_and_refuse_loops() {
         let msg = hex(QUERY);

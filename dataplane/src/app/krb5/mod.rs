@@ -253,6 +253,23 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(probe_udp(&ProbeInput::new(L4::Udp, 0, s)), Probe::NoMatch, "{n}");
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 88);
+        let m = as_req();
+        let f = framed(&m);
+        for n in 0..m.len() {
+            assert_eq!(probe_udp(&ProbeInput::new(L4::Udp, 0, &m[..n])), Probe::NoMatch);
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, &f[..n])), Probe::NoMatch);
+            datagram(0, &m[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn udp_error_without_request() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 88);

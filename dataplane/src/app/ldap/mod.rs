@@ -225,6 +225,21 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+            assert_eq!(probe_udp(&ProbeInput::new(L4::Udp, 0, s)), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 389);
+        let m = search_request();
+        for n in 0..m.len() {
+            assert_ne!(probe_tcp(&ProbeInput::new(L4::Tcp, 0, &m[..n])), Probe::NoMatch);
+            datagram(0, &m[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn events_split_across_chunks() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 389);

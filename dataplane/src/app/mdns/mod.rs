@@ -58,6 +58,15 @@ mod tests {
     }
 
     #[test]
+    fn others_do_not_match() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            if n != 3 {
+                assert_eq!(probe(&on_5353(s)), Probe::NoMatch, "{n}");
+            }
+        }
+    }
+
+    #[test]
     fn events_are_mdns() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 5353, 5353);

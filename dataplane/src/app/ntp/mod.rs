@@ -1,7 +1,7 @@
 //! NTP (RFC 5905; modes 6 and 7 of RFC 1305 / ntpd) over UDP: identification from the
 //! header's sanity and the datagram's length, and an `ntp` event per datagram (Suricata has
 //! no NTP logger: version, mode, stratum, reference id, what an operator needs).
-use crate::app::bytes::{be16, u8_at};
+use crate::app::bytes::{be16, be32, u8_at};
 use crate::app::{AppProto, Cx, Desc, Probe, ProbeInput, StreamKind};
 use serde::{Serialize, Serializer};
 use std::net::Ipv4Addr;
@@ -32,6 +32,11 @@ const MAX_STRATUM: u8 = 16;
 const MAX_POLL: i8 = 17;
 /// Precision exponent (log2 seconds): -32 (sub-nanosecond) to 0.
 const MIN_PRECISION: i8 = -32;
+/// Root delay and dispersion (16.16 seconds) of a server: below 256 s.
+const MAX_ROOT: u32 = 0x0100_0000;
+/// ntpdc (mode 7) requests are 48 bytes, 72 with a MAC; responses carry at most 500 bytes.
+const PRIVATE_REQUEST_LENS: [usize; 2] = [48, 72];
+const MAX_PRIVATE_DATA: usize = 500;
 
 fn version(b0: u8) -> u8 {
     (b0 >> 3) & 7
@@ -66,9 +71,34 @@ fn check_time(b: &[u8]) -> bool {
     if b.len() < HEADER_LEN || !(b.len() - HEADER_LEN).is_multiple_of(4) {
         return false;
     }
-    let (Some(stratum), Some(poll), Some(precision)) = (u8_at(b, 1), u8_at(b, 2), u8_at(b, 3)) else { return false };
+    let (Some(b0), Some(stratum), Some(poll), Some(precision)) = (u8_at(b, 0), u8_at(b, 1), u8_at(b, 2), u8_at(b, 3))
+    else {
+        return false;
+    };
     let (poll, precision) = (poll as i8, precision as i8);
-    stratum <= MAX_STRATUM && (0..=MAX_POLL).contains(&poll) && (MIN_PRECISION..=0).contains(&precision)
+    if stratum > MAX_STRATUM || !(0..=MAX_POLL).contains(&poll) || !(MIN_PRECISION..=0).contains(&precision) {
+        return false;
+    }
+    // A client's request may leave everything else zero; a server or peer describes its
+    // clock, and that description must be sane.
+    if mode(b0) == 3 || stratum == MAX_STRATUM {
+        return true;
+    }
+    let (Some(delay), Some(dispersion)) = (be32(b, 4), be32(b, 8)) else { return false };
+    let transmit = b.get(40..48).is_some_and(|t| t.iter().any(|&c| c != 0));
+    let synced = stratum > 0;
+    delay < MAX_ROOT
+        && dispersion < MAX_ROOT
+        && (!synced || precision < 0)
+        && (stratum > 1 || ascii_refid(b.get(12..16).unwrap_or(&[])))
+        && (!synced || transmit)
+}
+
+/// A stratum 0/1 reference id: a kiss code or clock source, ASCII padded with NULs.
+fn ascii_refid(id: &[u8]) -> bool {
+    let end = id.iter().position(|&c| c == 0).unwrap_or(id.len());
+    let (code, pad) = id.split_at(end);
+    !code.is_empty() && code.iter().all(|c| c.is_ascii_graphic()) && pad.iter().all(|&c| c == 0)
 }
 
 /// Mode 6: R/E/M bits + opcode, sequence, status, association, offset, count, data.
@@ -86,13 +116,19 @@ fn check_control(b: &[u8]) -> bool {
 /// Mode 7: R/M/version/mode, A/sequence, implementation, request code, err/nitems,
 /// mbz/itemsize, data.
 fn check_private(b: &[u8]) -> bool {
-    let (Some(imp), Some(e_items), Some(m_size)) = (u8_at(b, 2), be16(b, 4), be16(b, 6)) else { return false };
+    let (Some(b0), Some(imp), Some(e_items), Some(m_size)) = (u8_at(b, 0), u8_at(b, 2), be16(b, 4), be16(b, 6)) else {
+        return false;
+    };
     let (err, items, mbz, size) = (e_items >> 12, (e_items & 0xfff) as usize, m_size >> 12, (m_size & 0xfff) as usize);
-    matches!(imp, 0 | 2 | 3)
-        && err <= 7
-        && mbz == 0
-        && b.len() >= PRIVATE_HEADER
-        && items.saturating_mul(size) <= b.len() - PRIVATE_HEADER
+    let response = b0 & 0x80 != 0;
+    let data = items.saturating_mul(size);
+    let len_ok = if response {
+        // ntpd answers with exactly its items.
+        data <= MAX_PRIVATE_DATA && b.len() == PRIVATE_HEADER + data
+    } else {
+        PRIVATE_REQUEST_LENS.contains(&b.len()) && data <= b.len() - PRIVATE_HEADER
+    };
+    matches!(imp, 0 | 2 | 3) && err <= 7 && mbz == 0 && size <= MAX_PRIVATE_DATA && (items == 0 || size > 0) && len_ok
 }
 
 fn mode_name(m: u8) -> &'static str {
@@ -201,7 +237,8 @@ mod tests {
     const V4: &str = "230207eb00000450000003ab83bc03dfd94f51c33165b860d944575530336fd0d944575531b4e978d94f51f42d26e2f4";
     /// ntpq "read variables" (mode 6, opcode 2) and an ntpdc monlist request (mode 7).
     const CONTROL: &str = "16020001000000000000000000";
-    const PRIVATE: &str = "1700032a00000000";
+    const PRIVATE: &str =
+        "1700032a0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
 
     fn udp(b: &[u8]) -> Probe {
         probe(&ProbeInput::new(L4::Udp, 0, b))
@@ -209,6 +246,23 @@ mod tests {
 
     #[test]
     fn probe_all_modes() {
+        // Zoom media (stratum 1 with no clock name, precision 0) and DTLS are not NTP.
+        assert_eq!(
+            udp(&hex(
+                "150100000000020301000101aa000300000001360007131600000001d000000000000000000000000000000000000000"
+            )),
+            Probe::NoMatch
+        );
+        assert_eq!(
+            udp(&hex(
+                "220100fb90161000000000000000000080c8000601000802e705420356bb000000000000000000000000000000000000"
+            )),
+            Probe::NoMatch
+        );
+        let dtls = hex(&format!("170100000100000000000100709029f133f92fd6{}", "ab".repeat(105)));
+        assert_eq!(udp(&dtls), Probe::NoMatch);
+        assert_eq!(udp(&hex("8f00000000000822c19d2ed3d92f25ff00001dff00001b1a2a3a4a")), Probe::NoMatch);
+        assert_eq!(udp(&hex("9700032a00010004c0a80001")), Probe::Match);
         for m in [CLIENT, SERVER, V4] {
             assert_eq!(udp(&hex(m)), Probe::Match, "{m}");
         }
@@ -227,6 +281,20 @@ mod tests {
             &[0x5a; 48],
         ] {
             assert_eq!(udp(s), Probe::NoMatch, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 123);
+        let s = hex(SERVER);
+        for n in 0..s.len() {
+            assert_eq!(udp(&s[..n]), Probe::NoMatch);
+            datagram(1, &s[..n], &mut cx);
         }
     }
 

@@ -8,6 +8,7 @@
 //! messages (READ/WRITE data) are parsed from their first [`PARSE_PREFIX`] bytes and the rest
 //! skipped without buffering. After a gap parsing stops.
 use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser};
+use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
 pub mod parser;
@@ -34,6 +35,8 @@ pub const MAX_COMPOUND: usize = 16;
 /// parsed and the rest skipped.
 pub const MAX_WHOLE: usize = 8 * 1024;
 pub const PARSE_PREFIX: usize = 1024;
+/// Client dialects written at most.
+pub const MAX_DIALECTS: usize = 32;
 /// UTF-16 code units written per name at most.
 pub const MAX_NAME_UNITS: usize = 1024;
 
@@ -125,6 +128,77 @@ impl Serialize for Hex {
     }
 }
 
+/// Client dialects: SMB2 revisions (u16 LE each) or SMB1 strings (`0x02 name NUL` each).
+enum Dialects<'a> {
+    Smb2(&'a [u8]),
+    Smb1(&'a [u8]),
+}
+
+impl Serialize for Dialects<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        match self {
+            Dialects::Smb2(b) => {
+                for d in b.chunks_exact(2).take(MAX_DIALECTS) {
+                    if let [lo, hi] = d {
+                        seq.serialize_element(parser::dialect_name(u16::from_le_bytes([*lo, *hi])))?;
+                    }
+                }
+            }
+            Dialects::Smb1(b) => {
+                for d in b.split(|&c| c == 0).take(MAX_DIALECTS) {
+                    if let Some((&0x02, name)) = d.split_first() {
+                        seq.serialize_element(&crate::app::Text(name))?;
+                    }
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
+/// A GUID as text (first three fields little-endian).
+struct Guid<'a>(&'a [u8]);
+
+impl Serialize for Guid<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = |i: usize| self.0.get(i).copied().unwrap_or(0);
+        s.collect_str(&format_args!(
+            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            g(3),
+            g(2),
+            g(1),
+            g(0),
+            g(5),
+            g(4),
+            g(7),
+            g(6),
+            g(8),
+            g(9),
+            g(10),
+            g(11),
+            g(12),
+            g(13),
+            g(14),
+            g(15)
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct Ntlmssp<'a> {
+    domain: Name<'a>,
+    user: Name<'a>,
+    host: Name<'a>,
+}
+
+impl<'a> Ntlmssp<'a> {
+    fn from(n: parser::Ntlm<'a>) -> Ntlmssp<'a> {
+        let name = |bytes| Name { bytes, utf16: n.unicode };
+        Ntlmssp { domain: name(n.domain), user: name(n.user), host: name(n.host) }
+    }
+}
+
 #[derive(Serialize)]
 struct Event<'a> {
     id: u32,
@@ -135,20 +209,53 @@ struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     status_code: Option<Hex>,
     session_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tree_id: Option<u32>,
+    tree_id: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     filename: Option<Name<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     disposition: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     share: Option<Name<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_dialects: Option<Dialects<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_guid: Option<Guid<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_guid: Option<Guid<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ntlmssp: Option<Ntlmssp<'a>>,
+}
+
+impl Event<'_> {
+    fn new(command: &'static str, response: bool, status: u32, session_id: u64, tree_id: u32) -> Self {
+        Event {
+            id: 0,
+            dialect: "",
+            command,
+            status: response.then_some(Status(status)),
+            status_code: response.then_some(Hex(status)),
+            session_id,
+            tree_id,
+            filename: None,
+            disposition: None,
+            share: None,
+            share_type: None,
+            client_dialects: None,
+            client_guid: None,
+            server_guid: None,
+            ntlmssp: None,
+        }
+    }
 }
 
 const SMB2_NEGOTIATE: u16 = 0;
+const SMB2_SESSION_SETUP: u16 = 1;
 const SMB2_TREE_CONNECT: u16 = 3;
 const SMB2_CREATE: u16 = 5;
 const SMB1_NEGOTIATE: u8 = 0x72;
+const SMB1_SESSION_SETUP: u8 = 0x73;
 const SMB1_TREE_CONNECT: u8 = 0x75;
 const SMB1_NT_CREATE: u8 = 0xa2;
 const NT_LM: &[u8] = b"\x02NT LM 0.12\x00";
@@ -200,20 +307,21 @@ impl State {
                     self.dialect = parser::dialect_name(d);
                 }
             }
-            let mut ev = Event {
-                id: 0,
-                dialect: "",
-                command: parser::smb2_command_name(h.command),
-                status: h.response.then_some(Status(h.status)),
-                status_code: h.response.then_some(Hex(h.status)),
-                session_id: h.session_id,
-                tree_id: h.tree_id,
-                filename: None,
-                disposition: None,
-                share: None,
-            };
-            if !h.response {
+            let command = parser::smb2_command_name(h.command);
+            let mut ev = Event::new(command, h.response, h.status, h.session_id, h.tree_id.unwrap_or(0));
+            if h.response {
                 match h.command {
+                    SMB2_NEGOTIATE => ev.server_guid = parser::smb2_server_guid(msg).map(Guid),
+                    SMB2_TREE_CONNECT => ev.share_type = Some(parser::smb2_share_type(msg)),
+                    _ => {}
+                }
+            } else {
+                match h.command {
+                    SMB2_NEGOTIATE => {
+                        ev.client_dialects = parser::smb2_client_dialects(msg).map(Dialects::Smb2);
+                        ev.client_guid = parser::smb2_client_guid(msg).map(Guid);
+                    }
+                    SMB2_SESSION_SETUP => ev.ntlmssp = parser::ntlmssp_auth(msg).map(Ntlmssp::from),
                     SMB2_TREE_CONNECT => {
                         ev.share = parser::smb2_tree_connect_path(msg).map(|bytes| Name { bytes, utf16: true });
                     }
@@ -243,20 +351,12 @@ impl State {
                 self.dialect = "NT LM 0.12";
             }
         }
-        let mut ev = Event {
-            id: 0,
-            dialect: "",
-            command: parser::smb1_command_name(s.command),
-            status: s.response.then_some(Status(s.status)),
-            status_code: s.response.then_some(Hex(s.status)),
-            session_id: u64::from(s.uid),
-            tree_id: Some(u32::from(s.tree_id)),
-            filename: None,
-            disposition: None,
-            share: None,
-        };
+        let command = parser::smb1_command_name(s.command);
+        let mut ev = Event::new(command, s.response, s.status, u64::from(s.uid), u32::from(s.tree_id));
         if !s.response {
             match s.command {
+                SMB1_NEGOTIATE => ev.client_dialects = parser::smb1_client_dialects(h).map(Dialects::Smb1),
+                SMB1_SESSION_SETUP => ev.ntlmssp = parser::ntlmssp_auth(h).map(Ntlmssp::from),
                 SMB1_TREE_CONNECT => {
                     ev.share =
                         parser::smb1_tree_connect_path(h, s.unicode).map(|bytes| Name { bytes, utf16: s.unicode });
@@ -352,6 +452,40 @@ mod tests {
         smb2(3, false, 0, &body)
     }
 
+    fn negotiate() -> Vec<u8> {
+        let mut body = vec![36, 0, 2, 0];
+        body.resize(12, 0);
+        body.extend_from_slice(&hex("d2851960d9aae7118494"));
+        body.extend_from_slice(&hex("00088bb57f27"));
+        body.resize(36, 0);
+        body.extend_from_slice(&[0x02, 0x02, 0x11, 0x03]);
+        smb2(0, false, 0, &body)
+    }
+
+    /// SESSION_SETUP with a raw NTLMSSP AUTHENTICATE (Unicode) as security blob.
+    fn session_setup() -> Vec<u8> {
+        let (domain, user, host) = (utf16("CORP"), utf16("alice"), utf16("WS01"));
+        let mut auth = b"NTLMSSP\0".to_vec();
+        auth.extend_from_slice(&3u32.to_le_bytes());
+        auth.resize(64, 0);
+        let mut at = 64u32;
+        for (i, f) in [&domain, &user, &host].iter().enumerate() {
+            let o = 28 + 8 * i;
+            auth[o..o + 2].copy_from_slice(&(f.len() as u16).to_le_bytes());
+            auth[o + 4..o + 8].copy_from_slice(&at.to_le_bytes());
+            at += f.len() as u32;
+        }
+        auth[60..64].copy_from_slice(&1u32.to_le_bytes());
+        for f in [&domain, &user, &host] {
+            auth.extend_from_slice(f);
+        }
+        let mut body = vec![25, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 88, 0];
+        body.extend_from_slice(&(auth.len() as u16).to_le_bytes());
+        body.resize(24, 0);
+        body.extend_from_slice(&auth);
+        smb2(1, false, 0, &body)
+    }
+
     fn create() -> Vec<u8> {
         let name = utf16("dir\\file.txt");
         let mut body = vec![0u8; 56];
@@ -397,11 +531,26 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_ne!(probe(&ProbeInput::new(L4::Tcp, 0, s)), Probe::Match, "{n}");
+        }
+        let c = create();
+        for n in 0..c.len() {
+            assert_ne!(probe(&ProbeInput::new(L4::Tcp, 0, &c[..n])), Probe::NoMatch);
+            let (mut out, mut scratch) = (Collect::default(), Vec::new());
+            let mut cx = Cx::new(&mut out, &mut scratch, 40000, 445);
+            let (mut st, mut buf) = (State::default(), MsgBuf::default());
+            let _ = st.data(0, &c[..n], &mut buf, &mut cx);
+        }
+    }
+
+    #[test]
     fn events_split_and_names() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 445);
         let (mut st, mut b0, mut b1) = (State::default(), MsgBuf::default(), MsgBuf::default());
-        let mut to_server = smb2(0, false, 0, &[36, 0, 1, 0]);
+        let mut to_server = negotiate();
         to_server.extend_from_slice(&tree_connect());
         to_server.extend_from_slice(&create());
         for c in to_server.chunks(9) {
@@ -410,7 +559,7 @@ mod tests {
         let mut neg_rsp = vec![65, 0, 1, 0, 0x11, 0x03];
         neg_rsp.resize(64, 0);
         let mut to_client = smb2(0, true, 0, &neg_rsp);
-        to_client.extend_from_slice(&smb2(3, true, 0xc000_00cc, &[16, 0]));
+        to_client.extend_from_slice(&smb2(3, true, 0xc000_00cc, &[16, 0, 1, 0]));
         assert_eq!(st.data(1, &to_client, &mut b1, &mut cx), Next::More);
         let ev: Vec<_> = out
             .0
@@ -423,6 +572,8 @@ mod tests {
         assert_eq!(ev.len(), 5);
         assert_eq!(ev[0]["command"], "SMB2_COMMAND_NEGOTIATE_PROTOCOL");
         assert_eq!(ev[0]["dialect"], "unknown");
+        assert_eq!(ev[0]["client_dialects"], serde_json::json!(["2.02", "3.11"]));
+        assert_eq!(ev[0]["client_guid"], "601985d2-aad9-11e7-8494-00088bb57f27");
         assert_eq!(ev[1]["share"], "\\\\srv\\share");
         assert_eq!(ev[1]["tree_id"], 5);
         assert_eq!(ev[1]["session_id"], 0x1122_3344u64);
@@ -433,7 +584,21 @@ mod tests {
         assert_eq!(ev[3]["status"], "STATUS_SUCCESS");
         assert_eq!(ev[3]["status_code"], "0x0");
         assert_eq!(ev[4]["status"], "STATUS_BAD_NETWORK_NAME");
+        assert_eq!(ev[4]["share_type"], "FILE");
         assert!(ev[0].get("status").is_none());
+    }
+
+    #[test]
+    fn ntlmssp_user() {
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 445);
+        let (mut st, mut buf) = (State::default(), MsgBuf::default());
+        assert_eq!(st.data(0, &session_setup(), &mut buf, &mut cx), Next::More);
+        let n = &out.0[0].2["ntlmssp"];
+        assert_eq!(
+            (n["domain"].as_str(), n["user"].as_str(), n["host"].as_str()),
+            (Some("CORP"), Some("alice"), Some("WS01"))
+        );
     }
 
     #[test]

@@ -202,6 +202,71 @@ pub fn smb1_create_name(h: &[u8], unicode: bool) -> Option<(&[u8], u32)> {
     Some((smb1_string(h, bytes_at, unicode)?, disposition))
 }
 
+/// SMB2 NEGOTIATE request: the dialect revisions offered (little-endian u16s).
+pub fn smb2_client_dialects(h: &[u8]) -> Option<&[u8]> {
+    let count = le16(h, SMB2_HEADER + 2)? as usize;
+    let at = SMB2_HEADER + 36;
+    h.get(at..at + 2 * count)
+}
+
+/// SMB2 NEGOTIATE request: the client GUID.
+pub fn smb2_client_guid(h: &[u8]) -> Option<&[u8]> {
+    h.get(SMB2_HEADER + 12..SMB2_HEADER + 28)
+}
+
+/// SMB2 NEGOTIATE response: the server GUID.
+pub fn smb2_server_guid(h: &[u8]) -> Option<&[u8]> {
+    h.get(SMB2_HEADER + 8..SMB2_HEADER + 24)
+}
+
+/// SMB2 TREE_CONNECT response: the share type.
+pub fn smb2_share_type(h: &[u8]) -> &'static str {
+    match u8_at(h, SMB2_HEADER + 2) {
+        Some(1) => "FILE",
+        Some(2) => "PIPE",
+        Some(3) => "PRINT",
+        _ => "unknown",
+    }
+}
+
+/// SMB1 NEGOTIATE request: the dialect strings' bytes (`0x02 name NUL` each).
+pub fn smb1_client_dialects(h: &[u8]) -> Option<&[u8]> {
+    smb1_params(h).map(|(_, bytes, _)| bytes)
+}
+
+/// The user, domain and host of an NTLMSSP AUTHENTICATE message found in `msg` (a
+/// SESSION_SETUP request's security blob, raw or inside SPNEGO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ntlm<'a> {
+    pub domain: &'a [u8],
+    pub user: &'a [u8],
+    pub host: &'a [u8],
+    pub unicode: bool,
+}
+
+const NTLMSSP: &[u8; 8] = b"NTLMSSP\0";
+const NTLM_AUTHENTICATE: u32 = 3;
+const NTLM_UNICODE: u32 = 0x1;
+
+pub fn ntlmssp_auth(msg: &[u8]) -> Option<Ntlm<'_>> {
+    let at = msg.windows(NTLMSSP.len()).position(|w| w == NTLMSSP)?;
+    let m = msg.get(at..)?;
+    if le32(m, 8)? != NTLM_AUTHENTICATE {
+        return None;
+    }
+    let field = |o: usize| -> Option<&[u8]> {
+        let len = le16(m, o)? as usize;
+        let off = le32(m, o + 4)? as usize;
+        m.get(off..off.checked_add(len)?)
+    };
+    Some(Ntlm {
+        domain: field(28)?,
+        user: field(36)?,
+        host: field(44)?,
+        unicode: le32(m, 60).is_some_and(|f| f & NTLM_UNICODE != 0),
+    })
+}
+
 pub fn smb2_command_name(c: u16) -> &'static str {
     match c {
         0 => "SMB2_COMMAND_NEGOTIATE_PROTOCOL",

@@ -26,6 +26,8 @@ pub const MAX_VARS: usize = 64;
 const PDU_FIRST: u8 = 0xa0;
 const PDU_LAST: u8 = 0xa8;
 const TRAP_V1: u8 = 0xa4;
+/// GetBulkRequest: its second and third INTEGERs are not an error status and index.
+const GET_BULK: u8 = 0xa5;
 /// SNMPv1 Trap-PDU's agent-addr: [APPLICATION 0] IpAddress.
 const IP_ADDRESS: u8 = 0x40;
 /// msgFlags' privacy bit: the scoped PDU is encrypted.
@@ -147,6 +149,32 @@ fn pdu_type(tag: u8) -> &'static str {
     }
 }
 
+/// The error-status of a PDU, as Suricata writes it (snmp-parser's names).
+fn error_name(e: u64) -> &'static str {
+    match e {
+        0 => "NoError",
+        1 => "TooBig",
+        2 => "NoSuchName",
+        3 => "BadValue",
+        4 => "ReadOnly",
+        5 => "GenErr",
+        6 => "NoAccess",
+        7 => "WrongType",
+        8 => "WrongLength",
+        9 => "WrongEncoding",
+        10 => "WrongValue",
+        11 => "NoCreation",
+        12 => "InconsistentValue",
+        13 => "ResourceUnavailable",
+        14 => "CommitFailed",
+        15 => "UndoFailed",
+        16 => "AuthorizationError",
+        17 => "NotWritable",
+        18 => "InconsistentName",
+        _ => "Unknown",
+    }
+}
+
 fn trap_type(t: u64) -> &'static str {
     match t {
         0 => "ColdStart",
@@ -199,6 +227,8 @@ struct Event<'a> {
     version: u8,
     pdu_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     vars: Option<Vars<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trap_type: Option<&'static str>,
@@ -217,6 +247,7 @@ pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
     let mut ev = Event {
         version: m.version,
         pdu_type: if m.encrypted { "encrypted" } else { "unknown" },
+        error: None,
         vars: None,
         trap_type: None,
         trap_oid: None,
@@ -245,6 +276,10 @@ pub fn datagram(dir: usize, b: &[u8], cx: &mut Cx<'_>) {
             }
         } else {
             let int = |b| ber::expect(b, INTEGER).ok().map(|(_, r)| r);
+            let status = int(pdu).and_then(|r| ber::expect(r, INTEGER).ok()).and_then(|(v, _)| ber::uint(v));
+            if tag != GET_BULK {
+                ev.error = status.filter(|&e| e != 0).map(error_name);
+            }
             let rest = int(pdu).and_then(int).and_then(int);
             ev.vars = rest.and_then(|r| ber::expect(r, SEQUENCE).ok()).map(|(v, _)| Vars(v));
         }
@@ -287,6 +322,20 @@ mod tests {
     }
 
     #[test]
+    fn others_and_truncations() {
+        for (n, s) in crate::app::dns::parser::tests::others().iter().enumerate() {
+            assert_eq!(udp(s), Probe::NoMatch, "{n}");
+        }
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 161);
+        let m = hex(V3_GET);
+        for n in 0..m.len() {
+            assert_eq!(udp(&m[..n]), Probe::NoMatch);
+            datagram(0, &m[..n], &mut cx);
+        }
+    }
+
+    #[test]
     fn events_have_suricata_fields() {
         let (mut out, mut scratch) = (Collect::default(), Vec::new());
         let mut cx = Cx::new(&mut out, &mut scratch, 40000, 161);
@@ -306,5 +355,42 @@ mod tests {
         assert_eq!(ev[3].1["usm"], "NOAUTHNOPRIV");
         assert_eq!(ev[3].1["pdu_type"], "get_next_request");
         assert!(ev[3].1.get("community").is_none());
+        assert!(ev[1].1.get("error").is_none());
+    }
+
+    #[test]
+    fn trap_v1_and_errors() {
+        use crate::app::krb5::parser::tests::der;
+        let varbinds = der(0x30, &der(0x30, &[der(0x06, &[0x2b, 6, 1, 2, 1, 1, 3, 0]), der(0x43, &[1, 0])].concat()));
+        let trap = der(
+            0xa4,
+            &[
+                der(0x06, &[0x2b, 6, 1, 4, 1, 9]),
+                der(0x40, &[10, 0, 0, 1]),
+                der(0x02, &[3]),
+                der(0x02, &[0]),
+                der(0x43, &[5]),
+                varbinds,
+            ]
+            .concat(),
+        );
+        let msg = der(0x30, &[der(0x02, &[0]), der(0x04, b"public"), trap].concat());
+        assert_eq!(udp(&msg), Probe::Match);
+        let mut resp = hex(V1_RESPONSE);
+        // After the request id (02 04 xx xx xx xx): error-status 02 01 00.
+        let at = resp.windows(2).position(|w| w == [2, 4]).unwrap() + 6;
+        assert_eq!(resp[at..at + 3], [2, 1, 0]);
+        resp[at + 2] = 2; // noSuchName
+        let (mut out, mut scratch) = (Collect::default(), Vec::new());
+        let mut cx = Cx::new(&mut out, &mut scratch, 40000, 162);
+        datagram(0, &msg, &mut cx);
+        datagram(1, &resp, &mut cx);
+        let t = &out.0[0].2;
+        assert_eq!(t["pdu_type"], "trap_v1");
+        assert_eq!(t["trap_type"], "LinkUp");
+        assert_eq!(t["trap_oid"], "1.3.6.1.4.1.9");
+        assert_eq!(t["trap_address"], "10.0.0.1");
+        assert_eq!(t["vars"], serde_json::json!(["1.3.6.1.2.1.1.3.0"]));
+        assert_eq!(out.0[1].2["error"], "NoSuchName");
     }
 }
