@@ -596,6 +596,19 @@ impl Engine {
     fn finish_parse(&mut self, flow: &mut Flow, refined: Option<AppProto>, next: Next) {
         if let Some(p) = refined {
             self.refine(flow, p);
+            // A parser that hands the connection over (STARTTLS: `set_app(Tls)` and Done)
+            // passes the rest of the stream to the new protocol's parser.
+            let kind = super::registry::desc(p).map_or(StreamKind::None, |d| d.stream);
+            if next == Next::Done && kind != StreamKind::None {
+                let k = (flow.app_state.session as usize).checked_sub(1);
+                if let Some(sess) = k.and_then(|k| self.sessions.get_mut(k)) {
+                    sess.parser = Parser::new(kind);
+                    for m in &mut sess.msg {
+                        m.clear();
+                    }
+                    return;
+                }
+            }
         }
         if next == Next::Done {
             self.release(flow);
@@ -805,5 +818,115 @@ pub fn exercise(input: &[u8]) {
             }
         }
         parser.end(&mut cx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::FlowKey;
+
+    fn tcp_flow(server_port: u16) -> Flow {
+        let key = FlowKey {
+            proto: ip_proto::TCP,
+            lo_port: 40000,
+            hi_port: server_port,
+            lo_addr: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            hi_addr: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ..FlowKey::default()
+        };
+        Flow { key, client_is_lo: true, ..Flow::default() }
+    }
+
+    fn engine(cfg: AppConfig) -> (Engine, Arc<EventQueue>) {
+        let q = Arc::new(EventQueue::new(64));
+        (Engine::new(cfg, q.clone(), Backpressure::Drop), q)
+    }
+
+    fn data(e: &mut Engine, f: &mut Flow, dir: usize, bytes: &[u8]) {
+        e.stream(f, &StreamEvent::Data { dir, offset: 0, data: bytes });
+    }
+
+    fn events(q: &EventQueue) -> Vec<(String, serde_json::Value)> {
+        let mut v = Vec::new();
+        while let Some(item) = q.pop() {
+            if let EveItem::App { event_type, body, .. } = item {
+                v.push((event_type.to_string(), serde_json::from_slice(&body).unwrap_or_default()));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_request_split_before_the_method_ends_is_identified_and_parsed_whole() {
+        let (mut e, q) = engine(AppConfig::default());
+        let mut f = tcp_flow(5432);
+        data(&mut e, &mut f, 0, b"GE");
+        assert_eq!(f.app_state.status, Status::Probing);
+        data(&mut e, &mut f, 0, b"T /x HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        assert_eq!(AppProto::from_u16(f.app), AppProto::Http);
+        data(&mut e, &mut f, 1, b"HTTP/1.1 204 No Content\r\n\r\n");
+        e.flow_end(&mut f);
+        let ev = events(&q);
+        let http = ev.iter().find(|(t, _)| t == "http").map(|(_, v)| v.clone()).unwrap_or_default();
+        assert_eq!(http["hostname"], "example.org", "{ev:?}");
+        assert_eq!(http["url"], "/x");
+        assert_eq!(e.stats.flows[AppProto::Http as usize], 1);
+        assert_eq!(e.in_use, 0, "the session went back to the pool");
+    }
+
+    #[test]
+    fn unknown_flows_say_why() {
+        let (mut e, _q) = engine(AppConfig::default());
+        let mut f = tcp_flow(443);
+        let noise: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+        data(&mut e, &mut f, 0, &noise);
+        data(&mut e, &mut f, 1, &[0x7f; 64]);
+        let alive: Vec<_> = (0..2)
+            .flat_map(|d| {
+                let c = f.app_state.cand[d];
+                PROTOCOLS.iter().enumerate().filter(move |(i, _)| c & 1 << i != 0).map(move |(_, p)| (d, p.proto))
+            })
+            .collect();
+        e.flow_end(&mut f);
+        assert_eq!((f.app_state.status, f.app_state.reason), (Status::Unknown, Unknown::NoMatch), "{alive:?}");
+
+        let mut f = tcp_flow(80);
+        data(&mut e, &mut f, 0, b"GE");
+        e.flow_end(&mut f);
+        assert_eq!((f.app_state.status, f.app_state.reason), (Status::Unknown, Unknown::TooFewBytes));
+
+        let mut f = tcp_flow(80);
+        data(&mut e, &mut f, 0, b"GE");
+        for dir in 0..2 {
+            e.stream(&mut f, &StreamEvent::Gap { dir, offset: 2, len: 100 });
+        }
+        assert_eq!((f.app_state.status, f.app_state.reason), (Status::Unknown, Unknown::Gap));
+        e.flow_end(&mut f);
+        assert_eq!(e.stats.unknown, [1, 1, 1, 0]);
+        assert_eq!(e.in_use, 0);
+    }
+
+    #[test]
+    fn an_exhausted_session_pool_is_counted_and_first_chunks_still_identify() {
+        let (mut e, _q) = engine(AppConfig { sessions: 1, ..AppConfig::default() });
+        let mut a = tcp_flow(80);
+        data(&mut e, &mut a, 0, b"GE");
+        let mut b = tcp_flow(8080);
+        data(&mut e, &mut b, 0, b"SSH-2.0-OpenSSH_9.2p1\r\n");
+        assert_eq!(e.stats.sessions_refused, 1);
+        assert_eq!(AppProto::from_u16(b.app), AppProto::Ssh);
+        assert_eq!(b.app_state.session, 0);
+    }
+
+    #[test]
+    fn a_classified_flow_without_a_parser_holds_no_session() {
+        let (mut e, _q) = engine(AppConfig::default());
+        let mut f = tcp_flow(9042);
+        // CQL v4 OPTIONS request: header only.
+        data(&mut e, &mut f, 0, &[0x04, 0x00, 0x00, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00]);
+        assert_eq!(AppProto::from_u16(f.app), AppProto::Cassandra);
+        assert_eq!(f.app_state.session, 0);
+        assert_eq!(e.in_use, 0);
     }
 }
