@@ -215,6 +215,9 @@ impl StreamParser for State {
             })
         });
         *(if dir == TO_SERVER { &mut self.client } else { &mut self.server }) = lines;
+        if self.tls {
+            cx.set_app(AppProto::Tls);
+        }
         if self.tls || self.written >= MAX_TX {
             Next::Done
         } else {
@@ -324,5 +327,6 @@ mod tests {
         let (mut st, mut cbuf, mut sbuf) = (State::default(), MsgBuf::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"AUTH TLS\r\n", &mut cbuf, &mut cx), Next::More);
         assert_eq!(st.data(1, b"234 Proceed with negotiation.\r\n", &mut sbuf, &mut cx), Next::Done);
+        assert_eq!(cx.refined(), Some(AppProto::Tls));
     }
 }

@@ -219,6 +219,9 @@ impl StreamParser for State {
             });
             self.server_done = true;
         }
+        if self.tls {
+            cx.set_app(AppProto::Tls);
+        }
         if self.opaque || self.client_lost || self.commands.len() >= MAX_COMMANDS {
             self.write(cx);
             return Next::Done;
