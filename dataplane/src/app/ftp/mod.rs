@@ -30,8 +30,7 @@ pub const MAX_REPLY_LINES: usize = 16;
 pub const MAX_FIELD: usize = 512;
 
 /// Words of FTP server banners.
-const SERVER_WORDS: &[&[u8]] =
-    &[b"FTP", b"FileZilla", b"vsFTPd", b"ProFTPD", b"Pure-FTPd", b"Serv-U", b"WS_FTP", b"wu-"];
+const SERVER_WORDS: &[&[u8]] = &[b"FTP", b"FileZilla", b"vsFTPd", b"ProFTPD", b"Pure-FTPd", b"Serv-U", b"WS_FTP"];
 /// Reply codes no other line protocol of this family uses.
 const FTP_CODES: &[&[u8]] = &[b"331", b"227", b"229", b"257", b"150", b"226", b"125", b"332", b"350"];
 /// Commands only FTP has (argument shape checked for PORT and AUTH).
@@ -56,10 +55,11 @@ pub fn probe(i: &ProbeInput<'_>) -> Probe {
         let Some((code, _, text)) = parser::reply(l) else { return Probe::NoMatch };
         if code == b"220" {
             let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-            if SERVER_WORDS.iter().any(|w| has(w)) {
-                return Probe::Match;
+            // An SMTP banner may name a host that contains an FTP word: SMTP is decisive.
+            if has(b"SMTP") {
+                return Probe::NoMatch;
             }
-            return if has(b"SMTP") { Probe::NoMatch } else { Probe::NeedMore };
+            return if SERVER_WORDS.iter().any(|w| has(w)) { Probe::Match } else { Probe::NeedMore };
         }
         return if FTP_CODES.contains(&code) { Probe::Match } else { Probe::NeedMore };
     }
@@ -215,6 +215,9 @@ impl StreamParser for State {
             })
         });
         *(if dir == TO_SERVER { &mut self.client } else { &mut self.server }) = lines;
+        if self.tls {
+            cx.set_app(AppProto::Tls);
+        }
         if self.tls || self.written >= MAX_TX {
             Next::Done
         } else {
@@ -251,6 +254,7 @@ mod tests {
         b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01",
         b"\x9d\x3f\x51\xe2\x07\xaa\x41\x0c\x88\x19\xf4\x6b\x25\xd0\x3e\x77",
         b"220 mx.example.org ESMTP Postfix\r\n",
+        b"220 ftp.example.org ESMTP ready\r\n",
         b"+OK POP3 ready\r\n",
         b"AUTH LOGIN\r\n",
     ];
@@ -324,5 +328,6 @@ mod tests {
         let (mut st, mut cbuf, mut sbuf) = (State::default(), MsgBuf::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"AUTH TLS\r\n", &mut cbuf, &mut cx), Next::More);
         assert_eq!(st.data(1, b"234 Proceed with negotiation.\r\n", &mut sbuf, &mut cx), Next::Done);
+        assert_eq!(cx.refined(), Some(AppProto::Tls));
     }
 }

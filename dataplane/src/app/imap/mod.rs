@@ -136,6 +136,9 @@ impl StreamParser for State {
             });
             self.server = lines;
         }
+        if self.tls {
+            cx.set_app(AppProto::Tls);
+        }
         if self.tls || self.commands.len() >= MAX_COMMANDS {
             self.write(cx);
             return Next::Done;
@@ -226,5 +229,6 @@ mod tests {
         let (mut st, mut cbuf, mut sbuf) = (State::default(), MsgBuf::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"a1 STARTTLS\r\n", &mut cbuf, &mut cx), Next::More);
         assert_eq!(st.data(1, b"a1 OK Begin TLS negotiation now\r\n", &mut sbuf, &mut cx), Next::Done);
+        assert_eq!(cx.refined(), Some(AppProto::Tls));
     }
 }

@@ -75,13 +75,12 @@ pub const COMMANDS: &[&[u8]] = &[
     b"COMPRESS",
 ];
 
-/// A tag: 1..=[`MAX_TAG`] ASTRING characters (no `+`, `*`, space, quotes, braces...).
+/// A tag as clients write them: 1..=[`MAX_TAG`] letters, digits, `.`, `-`, `_` (the
+/// grammar allows more punctuation, but other line protocols start lines with it).
 pub fn is_tag(t: &[u8]) -> bool {
     !t.is_empty()
         && t.len() <= MAX_TAG
-        && t.iter().all(|&c| {
-            c.is_ascii_graphic() && !matches!(c, b'+' | b'*' | b'(' | b')' | b'{' | b'"' | b'\\' | b'%' | b']')
-        })
+        && t.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
 }
 
 /// `tag word rest`: the tag, the word (command or status) and what follows.

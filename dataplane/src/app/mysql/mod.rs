@@ -219,6 +219,9 @@ impl StreamParser for State {
             });
             self.server_done = true;
         }
+        if self.tls {
+            cx.set_app(AppProto::Tls);
+        }
         if self.opaque || self.client_lost || self.commands.len() >= MAX_COMMANDS {
             self.write(cx);
             return Next::Done;
@@ -291,6 +294,16 @@ mod tests {
         assert_eq!(p(1, &g), Probe::Match);
         assert_eq!(p(0, &login()), Probe::Match);
         assert_eq!(p(0, &response(0x0000_0a00, b"")), Probe::Match); // SSLRequest
+                                                                     // MariaDB: extended capabilities in the last 4 filler bytes, and in the greeting.
+        let mut maria = login();
+        maria[4 + 28] = 0x0f;
+        assert_eq!(p(0, &maria), Probe::Match);
+        let mut g2 = greeting();
+        let reserved_end = 4 + 1 + b"8.0.36-0ubuntu0.22.04.1\0".len() + 13 + 2 + 6 + 10;
+        g2[reserved_end - 1] = 0x07;
+        assert_eq!(p(1, &g2), Probe::Match);
+        g2[reserved_end - 5] = 0x07;
+        assert_eq!(p(1, &g2), Probe::NoMatch);
         assert_eq!(p(0, &packet(0, b"\x03SELECT @@version_comment LIMIT 1")), Probe::Match);
         assert_eq!(p(1, &packet(0, b"\xff\x6a\x04Host '10.0.0.1' is not allowed to connect")), Probe::Match);
         for n in 0..12 {

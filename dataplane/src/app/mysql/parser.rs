@@ -74,8 +74,9 @@ pub fn greeting(p: &[u8]) -> Result<&[u8], Error> {
     if u32::from(caps) & CLIENT_PROTOCOL_41 == 0 {
         return Ok(version); // pre-4.1 servers end here
     }
-    // charset (1), status (2), capabilities high (2), auth data length (1), reserved (10).
-    match after.get(21..31) {
+    // charset (1), status (2), capabilities high (2), auth data length (1), reserved (10,
+    // of which MariaDB uses the last 4 for its extended capabilities).
+    match after.get(21..27) {
         Some(r) if r.iter().all(|&c| c == 0) => Ok(version),
         Some(_) => Err(Error::Invalid),
         None if after.len() >= 21 || p.len() < MAX_GREETING => Err(Error::Incomplete),
@@ -84,17 +85,21 @@ pub fn greeting(p: &[u8]) -> Result<&[u8], Error> {
 }
 
 /// The client's HandshakeResponse41 fixed part: its capability flags. Checks
-/// CLIENT_PROTOCOL_41 and the 23 zero filler bytes.
+/// CLIENT_PROTOCOL_41 and the 23 filler bytes (zero, but for MariaDB's extended
+/// capabilities in the last 4).
 pub fn response_caps(p: &[u8]) -> Result<u32, Error> {
     let caps = le32(p, 0).ok_or(Error::Incomplete)?;
     if caps & CLIENT_PROTOCOL_41 == 0 {
         return Err(Error::Invalid);
     }
-    let filler = p.get(9..RESPONSE_FIXED).ok_or(Error::Incomplete)?;
-    if filler.iter().all(|&c| c == 0) {
-        Ok(caps)
+    let filler = p.get(9..RESPONSE_FIXED - 4).ok_or(Error::Incomplete)?;
+    if !filler.iter().all(|&c| c == 0) {
+        return Err(Error::Invalid);
+    }
+    if p.len() < RESPONSE_FIXED {
+        Err(Error::Incomplete)
     } else {
-        Err(Error::Invalid)
+        Ok(caps)
     }
 }
 

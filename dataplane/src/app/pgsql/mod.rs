@@ -247,6 +247,9 @@ impl StreamParser for State {
             self.emit(cx, req, Some(Response { accepted }));
             self.awaiting = None;
             self.done = accepted;
+            if answer == b'S' {
+                cx.set_app(AppProto::Tls);
+            }
         }
         if self.done || self.lost || self.queries >= MAX_QUERIES {
             Next::Done

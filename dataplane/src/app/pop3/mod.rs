@@ -124,6 +124,9 @@ impl StreamParser for State {
             });
             self.server = lines;
         }
+        if self.done {
+            cx.set_app(AppProto::Tls);
+        }
         if self.done || self.commands.len() >= MAX_COMMANDS {
             self.write(cx);
             return Next::Done;
@@ -212,6 +215,7 @@ mod tests {
         let (mut st, mut cbuf, mut sbuf) = (State::default(), MsgBuf::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"STLS\r\n", &mut cbuf, &mut cx), Next::More);
         assert_eq!(st.data(1, b"+OK Begin TLS\r\n", &mut sbuf, &mut cx), Next::Done);
+        assert_eq!(cx.refined(), Some(AppProto::Tls));
         assert_eq!(out.0.len(), 1);
     }
 }

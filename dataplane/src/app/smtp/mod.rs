@@ -171,6 +171,7 @@ impl State {
         if code == 220 {
             self.write(cx);
             self.tls = true;
+            cx.set_app(AppProto::Tls);
         }
     }
 }
@@ -283,5 +284,6 @@ mod tests {
         let (mut st, mut cbuf, mut sbuf) = (State::default(), MsgBuf::default(), MsgBuf::default());
         assert_eq!(st.data(0, b"EHLO x\r\nSTARTTLS\r\n", &mut cbuf, &mut cx), Next::More);
         assert_eq!(st.data(1, b"220 2.0.0 Ready to start TLS\r\n", &mut sbuf, &mut cx), Next::Done);
+        assert_eq!(cx.refined(), Some(AppProto::Tls));
     }
 }
