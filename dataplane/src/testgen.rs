@@ -533,3 +533,94 @@ pub fn fragment(frame: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// Real protocol messages for tests: the first bytes clients and servers send.
+pub mod payloads {
+    pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in name.split('.') {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        q
+    }
+
+    pub fn dns_answer(id: u16, name: &str, addr: [u8; 4]) -> Vec<u8> {
+        let mut r = dns_query(id, name);
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 1; // ancount
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        r.extend_from_slice(&addr);
+        r
+    }
+
+    pub fn tls_client_hello(sni: &str) -> Vec<u8> {
+        let mut ext = Vec::new();
+        // server_name
+        let name = sni.as_bytes();
+        let mut sn = vec![0u8];
+        sn.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sn.extend_from_slice(name);
+        let mut list = (sn.len() as u16).to_be_bytes().to_vec();
+        list.extend_from_slice(&sn);
+        ext.extend_from_slice(&[0, 0]);
+        ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
+        ext.extend_from_slice(&list);
+        // supported_groups, ec_point_formats, signature_algorithms, ALPN h2/http1.1
+        ext.extend_from_slice(&[0, 10, 0, 6, 0, 4, 0, 0x1d, 0, 0x17]);
+        ext.extend_from_slice(&[0, 11, 0, 2, 1, 0]);
+        ext.extend_from_slice(&[0, 13, 0, 6, 0, 4, 4, 3, 8, 4]);
+        ext.extend_from_slice(&[0, 16, 0, 14, 0, 12, 2, b'h', b'2', 8]);
+        ext.extend_from_slice(b"http/1.1");
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0x42; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 4, 0x13, 0x01, 0xc0, 0x2f]); // ciphers
+        body.extend_from_slice(&[1, 0]); // compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    pub fn mysql_greeting() -> Vec<u8> {
+        let mut p = vec![10];
+        p.extend_from_slice(b"8.0.36\0");
+        p.extend_from_slice(&[7, 0, 0, 0]);
+        p.extend_from_slice(b"abcdefgh\0");
+        p.extend_from_slice(&[0xff, 0xf7, 0xff, 0x02, 0x00, 0xff, 0xdf, 21]);
+        p.extend_from_slice(&[0; 10]);
+        p.extend_from_slice(b"ijklmnopqrst\0");
+        p.extend_from_slice(b"mysql_native_password\0");
+        let mut m = (p.len() as u32).to_le_bytes()[..3].to_vec();
+        m.push(0);
+        m.extend_from_slice(&p);
+        m
+    }
+
+    pub fn pg_startup() -> Vec<u8> {
+        let params = b"user\0alice\0database\0shop\0\0";
+        let mut m = ((8 + params.len()) as u32).to_be_bytes().to_vec();
+        m.extend_from_slice(&[0, 3, 0, 0]);
+        m.extend_from_slice(params);
+        m
+    }
+
+    pub fn mqtt_connect() -> Vec<u8> {
+        let mut v = vec![0, 4];
+        v.extend_from_slice(b"MQTT");
+        v.extend_from_slice(&[4, 0x02, 0, 60, 0, 6]);
+        v.extend_from_slice(b"sensor");
+        let mut m = vec![0x10, v.len() as u8];
+        m.extend_from_slice(&v);
+        m
+    }
+}

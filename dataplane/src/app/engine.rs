@@ -180,8 +180,10 @@ impl AppStats {
 
 macro_rules! parsers {
     ($($kind:ident => $module:ident,)*) => {
-        /// The stream parser of a session.
+        /// The stream parser of a session. Unboxed on purpose: sessions are pooled slots
+        /// (about 1 KiB each), and boxing the larger states would allocate per flow.
         #[derive(Debug, Default)]
+        #[allow(clippy::large_enum_variant)]
         enum Parser {
             #[default]
             None,
@@ -822,11 +824,11 @@ pub fn exercise(input: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use crate::flow::FlowKey;
 
-    fn tcp_flow(server_port: u16) -> Flow {
+    pub fn tcp_flow(server_port: u16) -> Flow {
         let key = FlowKey {
             proto: ip_proto::TCP,
             lo_port: 40000,
@@ -838,16 +840,16 @@ mod tests {
         Flow { key, client_is_lo: true, ..Flow::default() }
     }
 
-    fn engine(cfg: AppConfig) -> (Engine, Arc<EventQueue>) {
+    pub fn engine(cfg: AppConfig) -> (Engine, Arc<EventQueue>) {
         let q = Arc::new(EventQueue::new(64));
         (Engine::new(cfg, q.clone(), Backpressure::Drop), q)
     }
 
-    fn data(e: &mut Engine, f: &mut Flow, dir: usize, bytes: &[u8]) {
+    pub fn data(e: &mut Engine, f: &mut Flow, dir: usize, bytes: &[u8]) {
         e.stream(f, &StreamEvent::Data { dir, offset: 0, data: bytes });
     }
 
-    fn events(q: &EventQueue) -> Vec<(String, serde_json::Value)> {
+    pub fn events(q: &EventQueue) -> Vec<(String, serde_json::Value)> {
         let mut v = Vec::new();
         while let Some(item) = q.pop() {
             if let EveItem::App { event_type, body, .. } = item {
@@ -856,6 +858,12 @@ mod tests {
         }
         v
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     #[test]
     fn a_request_split_before_the_method_ends_is_identified_and_parsed_whole() {
@@ -928,5 +936,60 @@ mod tests {
         assert_eq!(AppProto::from_u16(f.app), AppProto::Cassandra);
         assert_eq!(f.app_state.session, 0);
         assert_eq!(e.in_use, 0);
+    }
+}
+
+#[cfg(test)]
+mod handover_tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::testgen::payloads::tls_client_hello;
+
+    #[test]
+    fn starttls_hands_the_stream_to_the_tls_parser() {
+        let (mut e, q) = engine(AppConfig::default());
+        let mut f = tcp_flow(25);
+        for (dir, m) in [
+            (1, &b"220 mail.example.org ESMTP Postfix\r\n"[..]),
+            (0, b"EHLO client.example.org\r\n"),
+            (1, b"250-mail.example.org\r\n250 STARTTLS\r\n"),
+            (0, b"STARTTLS\r\n"),
+            (1, b"220 2.0.0 Ready to start TLS\r\n"),
+        ] {
+            data(&mut e, &mut f, dir, m);
+        }
+        data(&mut e, &mut f, 0, &tls_client_hello("mx.example.org"));
+        e.flow_end(&mut f);
+        assert_eq!(AppProto::from_u16(f.app), AppProto::Tls);
+        assert_eq!(AppProto::from_u16(f.app_state.orig), AppProto::Smtp);
+        let ev = events(&q);
+        assert!(ev.iter().any(|(t, v)| t == "smtp" && v["helo"] == "client.example.org"), "{ev:?}");
+        assert!(ev.iter().any(|(t, v)| t == "tls" && v["sni"] == "mx.example.org"), "{ev:?}");
+    }
+
+    #[test]
+    fn an_announced_ftp_data_connection_is_named_without_probing() {
+        let (mut e, _q) = engine(AppConfig::default());
+        let mut ctl = tcp_flow(21);
+        for (dir, m) in [
+            (1, &b"220 (vsFTPd 3.0.3)\r\n"[..]),
+            (0, b"USER anonymous\r\n"),
+            (1, b"331 Please specify the password.\r\n"),
+            (0, b"PASS guest\r\n"),
+            (1, b"230 Login successful.\r\n"),
+            (0, b"PASV\r\n"),
+            (1, b"227 Entering Passive Mode (10,0,0,2,195,80).\r\n"),
+        ] {
+            data(&mut e, &mut ctl, dir, m);
+        }
+        assert_eq!(AppProto::from_u16(ctl.app), AppProto::Ftp);
+        let mut dataconn = tcp_flow(195 * 256 + 80);
+        data(&mut e, &mut dataconn, 1, &[0x89, b'P', b'N', b'G', 0, 0, 0, 0]);
+        assert_eq!(AppProto::from_u16(dataconn.app), AppProto::FtpData);
+        assert_eq!(e.stats.expectations, 1);
+        // Used once: another connection to that port is probed as usual.
+        let mut again = tcp_flow(195 * 256 + 80);
+        data(&mut e, &mut again, 1, &[0x89, b'P', b'N', b'G', 0, 0, 0, 0]);
+        assert_ne!(AppProto::from_u16(again.app), AppProto::FtpData);
     }
 }

@@ -142,6 +142,10 @@ impl State {
             (Some(b"EPRT"), Some(c), Some(b"200")) => (parser::extended_port(&c.arg), Some("active")),
             _ => (None, None),
         };
+        if let Some(p) = dynamic_port {
+            // The data connection to this port is this session's `ftp-data` channel.
+            cx.expect(p);
+        }
         let reply: Vec<Text<'_>> = self.reply.iter().map(|r| Text(r)).collect();
         let codes: Vec<Text<'_>> = self.codes.iter().map(|c| Text(c)).collect();
         let ev = Event {

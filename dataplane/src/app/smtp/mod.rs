@@ -124,15 +124,25 @@ fn bounded(b: &[u8]) -> Vec<u8> {
 }
 
 impl State {
-    fn write(&mut self, cx: &mut Cx<'_>) {
-        let Some(tx) = self.tx.take() else { return };
-        if self.written >= MAX_TX {
+    /// Writes the open transaction; with `helo_only`, a session that only greeted (and
+    /// then started TLS) is written too, as Suricata does.
+    fn write_tx(&mut self, cx: &mut Cx<'_>, helo_only: bool) {
+        let tx = self.tx.take();
+        if self.written >= MAX_TX || (tx.is_none() && !(helo_only && self.helo.is_some())) {
             return;
         }
         self.written += 1;
-        let rcpt: Vec<Text<'_>> = tx.rcpt_to.iter().map(|r| Text(r)).collect();
-        let ev = Event { helo: self.helo.as_deref().map(Text), mail_from: Some(Text(&tx.mail_from)), rcpt_to: &rcpt };
+        let rcpt: Vec<Text<'_>> = tx.iter().flat_map(|t| t.rcpt_to.iter()).map(|r| Text(r)).collect();
+        let ev = Event {
+            helo: self.helo.as_deref().map(Text),
+            mail_from: tx.as_ref().map(|t| Text(&t.mail_from)),
+            rcpt_to: &rcpt,
+        };
         cx.emit(TO_SERVER, "smtp", &ev);
+    }
+
+    fn write(&mut self, cx: &mut Cx<'_>) {
+        self.write_tx(cx, false);
     }
 
     fn client_line(&mut self, l: &[u8], cx: &mut Cx<'_>) {
@@ -169,7 +179,7 @@ impl State {
         }
         self.starttls = false;
         if code == 220 {
-            self.write(cx);
+            self.write_tx(cx, true);
             self.tls = true;
             cx.set_app(AppProto::Tls);
         }
