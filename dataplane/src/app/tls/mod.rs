@@ -8,7 +8,7 @@
 //! skipped: enough for any hello and for the first certificate of a chain). Once the server
 //! has answered (certificate, end of its hello, ChangeCipherSpec or encrypted data) the event
 //! is written once and parsing is done.
-use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text, TO_CLIENT};
+use crate::app::{AppProto, Cx, Desc, MsgBuf, Next, Probe, ProbeInput, StreamKind, StreamParser, Text, TO_SERVER};
 use serde::{Serialize, Serializer};
 
 pub mod der;
@@ -221,7 +221,9 @@ impl State {
             client_alpns: client.filter(|c| !c.alpns.is_empty()).map(|c| Names(&c.alpns)),
             server_alpns: server.filter(|s| !s.alpns.is_empty()).map(|s| Names(&s.alpns)),
         };
-        let dir = seen.server_dir.unwrap_or(TO_CLIENT);
+        // As Suricata writes it: from the client (the side that sent the ClientHello, which
+        // is not the first sender in a capture that starts mid-connection).
+        let dir = seen.server_dir.map_or(TO_SERVER, |d| d ^ 1);
         cx.emit(dir, "tls", &ev);
     }
 }
