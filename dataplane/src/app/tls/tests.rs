@@ -94,7 +94,7 @@ fn event_has_suricata_fields() {
     assert_eq!(nexts, [Next::More, Next::Done]);
     assert_eq!(out.0.len(), 1);
     let (dir, ty, ev) = &out.0[0];
-    assert_eq!((*dir, *ty), (1, "tls"));
+    assert_eq!((*dir, *ty), (0, "tls"), "written from the client's side");
     assert_eq!(ev["sni"], "www.ntop.org");
     assert_eq!(ev["version"], "TLS 1.2");
     assert_eq!(ev["subject"], "CN=www.ntop.org");
