@@ -33,9 +33,16 @@ enum Mode {
     Worker,
     Pipeline,
     /// The worker's work on the capture's frames in their order, every flow new in each
-    /// pass (a fresh worker per pass, built outside the timed part), with protocol
-    /// identification on and off in alternate runs: its cost as a ratio from one run.
+    /// pass (all flows are flushed at the end of a pass), with protocol identification on
+    /// and off in alternate runs: its cost as a ratio from one run.
     Dpi,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum AppRuns {
+    On,
+    Off,
+    Both,
 }
 
 #[derive(Parser)]
@@ -62,6 +69,12 @@ struct Cli {
     seconds: f64,
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// `dpi` mode: run identification on, off, or both (alternating; for profiling one).
+    #[arg(long, value_enum, default_value = "both")]
+    app: AppRuns,
+    /// `dpi` mode: identification only, without the protocols' parsers and events.
+    #[arg(long)]
+    no_metadata: bool,
     /// Print one JSON object per mode instead of text.
     #[arg(long)]
     json: bool,
@@ -294,18 +307,19 @@ fn drain(q: &EventQueue) {
     }
 }
 
-/// `dpi`: passes over the capture's frames on a fresh worker each (identification on or
-/// off) until `--seconds` of work; only the per-packet work and the final flush are timed.
+/// `dpi`: passes over the capture's frames on one worker (identification on or off) until
+/// `--seconds` of work. Each pass ends by flushing every flow (as at the end of a capture),
+/// so the next pass creates them all again, on warm tables and pools as in a long-running
+/// worker; an untimed first pass warms them up.
 fn dpi_run(cli: &Cli, frames: &[Frame], app: bool) -> Sample {
     let q = Arc::new(EventQueue::new(1 << 16));
     let mut cfg = WorkerConfig { flow_capacity: cli.capacity, ..WorkerConfig::default() };
     cfg.app.enabled = app;
+    cfg.app.metadata = !cli.no_metadata;
     let bytes_per_pass: u64 = frames.iter().map(|f| f.1.len() as u64).sum();
-    let (mut busy, mut passes) = (Duration::ZERO, 0u64);
-    while busy.as_secs_f64() < cli.seconds {
-        let mut core = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
-        let t0 = Instant::now();
-        let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+    let mut core = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
+    let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
+    let mut pass = |core: &mut WorkerCore| {
         for chunk in frames.chunks(32) {
             let mut refs = [empty; 32];
             for (r, (link, f, ts)) in refs.iter_mut().zip(chunk) {
@@ -317,6 +331,12 @@ fn dpi_run(cli: &Cli, frames: &[Frame], app: bool) -> Sample {
         }
         core.finish();
         drain(&q);
+    };
+    pass(&mut core);
+    let (mut busy, mut passes) = (Duration::ZERO, 0u64);
+    while busy.as_secs_f64() < cli.seconds {
+        let t0 = Instant::now();
+        pass(&mut core);
         busy += t0.elapsed();
         passes += 1;
     }
@@ -354,8 +374,12 @@ fn main() -> Result<()> {
         if *mode == Mode::Dpi {
             let (mut on, mut off) = (Vec::new(), Vec::new());
             for _ in 0..cli.runs {
-                off.push(dpi_run(&cli, &frames, false));
-                on.push(dpi_run(&cli, &frames, true));
+                if cli.app != AppRuns::On {
+                    off.push(dpi_run(&cli, &frames, false));
+                }
+                if cli.app != AppRuns::Off {
+                    on.push(dpi_run(&cli, &frames, true));
+                }
             }
             let fmt = |v: &[Sample]| v.iter().map(|s| format!("{:.2}", s.mpps)).collect::<Vec<_>>().join(" ");
             let (a, b) = (median(on.clone()), median(off.clone()));
@@ -363,6 +387,7 @@ fn main() -> Result<()> {
             let mut r = ratios.clone();
             r.sort_by(f64::total_cmp);
             let cost = 1.0 - r.get(r.len() / 2).copied().unwrap_or(1.0);
+            let workload = if cli.no_metadata { format!("{workload} id-only") } else { workload.clone() };
             println!(
                 "dpi       {workload:<22} app off median {:>6.2} Mpps {:>6.2} Gbit/s [{}]\n\
                  dpi       {workload:<22} app on  median {:>6.2} Mpps {:>6.2} Gbit/s [{}]\n\

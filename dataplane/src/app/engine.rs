@@ -21,7 +21,7 @@ use crate::worker::{Backpressure, PayloadSink};
 use std::sync::Arc;
 
 /// TCP chunks probed per flow at most (both directions), whatever their size.
-pub const MAX_PROBE_CHUNKS: u8 = 24;
+pub const MAX_PROBE_CHUNKS: u8 = 8;
 
 /// Identification limits (the `[app]` section of `vigil.toml`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -38,11 +38,21 @@ pub struct AppConfig {
     pub sessions: u32,
     /// Bytes a parser may hold back per direction (a message split across segments).
     pub message_bytes: u32,
+    /// Run the protocols' parsers (metadata and protocol events) after identification.
+    /// Off: flows are only named.
+    pub metadata: bool,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { enabled: true, probe_bytes: 2048, probe_datagrams: 4, sessions: 16384, message_bytes: 16384 }
+        AppConfig {
+            enabled: true,
+            probe_bytes: 2048,
+            probe_datagrams: 4,
+            sessions: 16384,
+            message_bytes: 16384,
+            metadata: true,
+        }
     }
 }
 
@@ -297,6 +307,7 @@ pub struct Engine {
     in_use: u64,
     tcp_mask: u64,
     udp_mask: u64,
+    ports: Vec<(u16, u64)>,
     scratch: Vec<u8>,
     queue: Arc<EventQueue>,
     bp: Backpressure,
@@ -313,35 +324,51 @@ enum Verdict {
     Alive(u64),
 }
 
-fn run_probes(cand: u64, input: &ProbeInput<'_>) -> Verdict {
-    let mut alive = cand;
-    let mut best: Option<(usize, bool)> = None;
-    let mut bits = cand;
-    while bits != 0 {
-        let i = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        let probe = PROTOCOLS.get(i).and_then(|d| if input.l4 == L4::Tcp { d.tcp } else { d.udp });
-        let Some(probe) = probe else {
-            alive &= !(1 << i);
-            continue;
-        };
-        match probe(input) {
-            Probe::Match => {
-                // Registry order decides between matches; a match whose well-known port is
-                // the server's wins over one whose is not (the tie-break, nothing more).
-                let on_port = PROTOCOLS.get(i).is_some_and(|d| d.ports.contains(&input.server_port));
-                if best.is_none_or(|(_, p)| on_port && !p) {
-                    best = Some((i, on_port));
-                }
+/// Candidates by well-known port: (port, mask of `PROTOCOLS` naming it), sorted by port.
+fn port_table() -> Vec<(u16, u64)> {
+    let mut t: Vec<(u16, u64)> = Vec::new();
+    for (i, d) in PROTOCOLS.iter().enumerate() {
+        for &p in d.ports {
+            match t.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, m)) => *m |= 1 << i,
+                None => t.push((p, 1 << i)),
             }
-            Probe::NoMatch => alive &= !(1 << i),
-            Probe::NeedMore => {}
         }
     }
-    match best {
-        Some((i, _)) => Verdict::Match(i),
-        None => Verdict::Alive(alive),
+    t.sort_unstable();
+    t
+}
+
+/// Candidates whose well-known ports include `port`.
+#[inline]
+fn on_port(table: &[(u16, u64)], port: u16) -> u64 {
+    table.binary_search_by_key(&port, |e| e.0).ok().and_then(|i| table.get(i)).map_or(0, |e| e.1)
+}
+
+/// Runs the probes of `cand` on `input`. The candidates whose well-known port is the
+/// server's run first and win a tie (the only thing a port does); then the others, in
+/// registry order, stopping at the first match. A probe's `NoMatch` removes its candidate.
+fn run_probes(ports: &[(u16, u64)], cand: u64, input: &ProbeInput<'_>) -> Verdict {
+    let mut alive = cand;
+    let ported = cand & on_port(ports, input.server_port);
+    for set in [ported, cand & !ported] {
+        let mut bits = set;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let probe = PROTOCOLS.get(i).and_then(|d| if input.l4 == L4::Tcp { d.tcp } else { d.udp });
+            let Some(probe) = probe else {
+                alive &= !(1 << i);
+                continue;
+            };
+            match probe(input) {
+                Probe::Match => return Verdict::Match(i),
+                Probe::NoMatch => alive &= !(1 << i),
+                Probe::NeedMore => {}
+            }
+        }
     }
+    Verdict::Alive(alive)
 }
 
 /// The ports a parser announced, copied out of its context.
@@ -379,6 +406,7 @@ impl Engine {
             in_use: 0,
             tcp_mask: mask(|d| d.tcp.is_some()),
             udp_mask: mask(|d| d.udp.is_some()),
+            ports: port_table(),
             scratch: Vec::with_capacity(4096),
             queue,
             bp,
@@ -476,17 +504,34 @@ impl Engine {
         };
         let sess = (st.session as usize).checked_sub(1).and_then(|i| self.sessions.get_mut(i));
         let cand = st.cand.get(dir).copied().unwrap_or(0);
+        // Whether `head` went into the probe buffer (then only the rest of the chunk is
+        // left to hand to the parser).
+        let mut buffered = false;
         let verdict = match sess.and_then(|s| s.probe.get_mut(dir)) {
+            // A direction's first chunk is probed where it lies, and kept only if the
+            // probes need more (most flows are decided by their first chunk).
+            Some(buf) if buf.is_empty() => {
+                let v = run_probes(&self.ports, cand, &input);
+                if matches!(v, Verdict::Alive(c) if c != 0) {
+                    buf.extend_from_slice(head);
+                    buffered = true;
+                }
+                v
+            }
             Some(buf) => {
                 buf.extend_from_slice(head);
-                run_probes(cand, &ProbeInput { data: buf, ..input })
+                buffered = true;
+                run_probes(&self.ports, cand, &ProbeInput { data: buf, ..input })
             }
             // No session: only a direction's first chunk can be probed (it starts the stream).
-            None if seen == 0 => run_probes(cand, &input),
+            None if seen == 0 => run_probes(&self.ports, cand, &input),
             None => Verdict::Alive(cand),
         };
         match verdict {
-            Verdict::Match(i) => self.identified_tcp(flow, i, dir, data.get(take..).unwrap_or(&[])),
+            Verdict::Match(i) => {
+                let rest = if buffered { data.get(take..).unwrap_or(&[]) } else { data };
+                self.identified_tcp(flow, i, dir, rest)
+            }
             Verdict::Alive(cand) if cand | st.cand.get(dir ^ 1).copied().unwrap_or(0) == 0 => {
                 self.give_up(flow, Unknown::NoMatch)
             }
@@ -510,7 +555,7 @@ impl Engine {
         flow.app = d.proto as u16;
         flow.app_state.status = Status::Identified;
         flow.app_state.idx = i as u8;
-        if d.stream == StreamKind::None {
+        if d.stream == StreamKind::None || !self.cfg.metadata {
             self.release(flow);
             return;
         }
@@ -679,7 +724,7 @@ impl Engine {
             server_port: flow.server_port(),
             pkt: st.seen.get(dir).copied().unwrap_or(0),
         };
-        match run_probes(st.cand.get(dir).copied().unwrap_or(0), &input) {
+        match run_probes(&self.ports, st.cand.get(dir).copied().unwrap_or(0), &input) {
             Verdict::Match(i) => {
                 if let Some(d) = PROTOCOLS.get(i) {
                     flow.app = d.proto as u16;
@@ -707,6 +752,9 @@ impl Engine {
     }
 
     fn datagram_parser(&mut self, flow: &mut Flow, dir: usize, payload: &[u8]) {
+        if !self.cfg.metadata {
+            return;
+        }
         let Some(parse) = PROTOCOLS.get(flow.app_state.idx as usize).and_then(|d| d.datagram) else { return };
         let Self { scratch, queue, bp, stats, .. } = self;
         let mut out = Out { queue, bp: *bp, flow, events: &mut stats.events };
