@@ -319,7 +319,7 @@ fn dpi_run(cli: &Cli, frames: &[Frame], app: bool) -> Sample {
     let bytes_per_pass: u64 = frames.iter().map(|f| f.1.len() as u64).sum();
     let mut core = WorkerCore::new(0, cfg, q.clone(), Backpressure::Drop, Arc::new(WorkerStats::default()));
     let empty = PktRef { link: LinkType::Ethernet, frame: &[], ts_ns: 0, wire_len: 0 };
-    let mut pass = |core: &mut WorkerCore| {
+    let pass = |core: &mut WorkerCore| {
         for chunk in frames.chunks(32) {
             let mut refs = [empty; 32];
             for (r, (link, f, ts)) in refs.iter_mut().zip(chunk) {
