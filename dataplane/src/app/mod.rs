@@ -17,6 +17,7 @@
 use serde::{Serialize, Serializer};
 
 pub mod engine;
+pub mod lines;
 pub mod registry;
 
 pub mod amqp;

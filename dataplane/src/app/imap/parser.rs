@@ -5,37 +5,8 @@ pub const MAX_LINE: usize = 8192;
 /// Longest tag accepted.
 pub const MAX_TAG: usize = 32;
 
-/// Splits a direction into lines across chunks, skipping the tail of over-long lines.
-#[derive(Debug, Default)]
-pub struct Lines {
-    skipping: bool,
-}
-
-impl Lines {
-    /// Calls `f` on each whole line of `b` (without CR LF) while it returns true; returns
-    /// the bytes consumed.
-    pub fn feed(&mut self, b: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> usize {
-        let mut off = 0;
-        while let Some(rest) = b.get(off..) {
-            let Some(end) = rest.iter().position(|&c| c == b'\n') else {
-                if rest.len() > MAX_LINE {
-                    self.skipping = true;
-                    return b.len();
-                }
-                break;
-            };
-            let line = rest.get(..end).unwrap_or(&[]);
-            off += end + 1;
-            if std::mem::take(&mut self.skipping) {
-                continue;
-            }
-            if !f(line.strip_suffix(b"\r").unwrap_or(line)) {
-                break;
-            }
-        }
-        off
-    }
-}
+/// Lines of up to [`MAX_LINE`] bytes.
+pub type Lines = crate::app::lines::Lines<MAX_LINE>;
 
 /// IMAP4rev1/rev2 commands (and common extensions).
 pub const COMMANDS: &[&[u8]] = &[
