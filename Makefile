@@ -43,7 +43,10 @@ unit:
 	$(CARGO) test --workspace --lib --bins
 
 integration:
-	$(CARGO) test --workspace --tests --exclude vigil-benches -- --test-threads=2
+	$(CARGO) test --workspace --tests --exclude vigil-benches -- --test-threads=2 --skip accuracy_on
+	@# Protocol identification accuracy: prints the per-protocol table of every capture set.
+	$(CARGO) test -p vigil-dataplane --test app_accuracy -- --nocapture --test-threads=1 2>&1 \
+	  | grep -v '^  miss' ; test $${PIPESTATUS[0]} -eq 0
 
 fuzz:
 	bash scripts/fuzz.sh $${FUZZ_SECONDS:-30}
