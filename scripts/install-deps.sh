@@ -7,6 +7,7 @@ PKGS=(
   build-essential pkg-config clang libclang-dev
   dpdk dpdk-dev libdpdk-dev libpcap-dev libnuma-dev
   libhyperscan-dev
+  librocksdb-dev
   tcpreplay tshark iproute2 python3
 )
 

@@ -1,0 +1,5 @@
+//! `vigil-cp`: the control plane service.
+fn main() {
+    eprintln!("vigil-cp: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! The RocksDB store (typed schemas, one column family per kind).
