@@ -3,4 +3,5 @@
 //! dataplane ([`link`]) and the REST API ([`api`]).
 #![forbid(unsafe_code)]
 pub mod model;
+pub mod policy;
 pub mod store;
