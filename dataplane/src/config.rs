@@ -120,6 +120,9 @@ pub struct Config {
     pub stream: StreamConfig,
     pub defrag: DefragSettings,
     pub app: AppConfig,
+    /// The control plane's section (checked by `vigil-cp`, not here).
+    #[serde(skip_serializing)]
+    pub controlplane: Option<toml::Table>,
 }
 
 impl Config {
