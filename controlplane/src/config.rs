@@ -66,7 +66,7 @@ impl CpConfig {
                 .span()
                 .map(|s| {
                     let before = text.get(..s.start).unwrap_or("");
-                    (before.lines().count().max(1), before.rsplit('\n').next().map_or(0, str::len) + 1)
+                    (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, str::len) + 1)
                 })
                 .unwrap_or((0, 0));
             ConfigError::Parse { path: path.to_string(), line, col, msg: e.message().to_string() }
