@@ -402,3 +402,47 @@ fn a_damaged_value_is_an_error_naming_the_column_family() {
     assert!(matches!(e, StoreError::Corrupt { cf: "rules", .. }), "{e}");
     assert!(e.to_string().contains("restore a backup"), "{e}");
 }
+
+#[test]
+fn a_query_reads_a_bounded_number_of_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    for chunk in 0..(MAX_ALERT_SCAN / MAX_ALERT_BATCH + 1) as u64 {
+        s.append_alerts(&vec![alert(chunk); MAX_ALERT_BATCH]).unwrap();
+    }
+    // No alert matches: the first call stops after MAX_ALERT_SCAN alerts with a cursor, the
+    // second reads the rest and says it is done.
+    let q = AlertQuery { group: Some("nobody".into()), ..AlertQuery::default() };
+    let (page, next) = s.query_alerts(&q).unwrap();
+    assert!(page.is_empty());
+    let next = next.unwrap();
+    assert_eq!(next, alert_id(MAX_ALERT_SCAN as u64 / MAX_ALERT_BATCH as u64 - 1, MAX_ALERT_BATCH as u64 - 1));
+    assert_eq!(s.query_alerts(&AlertQuery { after: Some(next), ..q }).unwrap(), (vec![], None));
+}
+
+#[test]
+fn concurrent_appends_get_distinct_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let ids: Vec<u64> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let s = &s;
+                sc.spawn(move || {
+                    let mut ids = Vec::new();
+                    for i in 0..50u64 {
+                        // Every thread writes into the same few milliseconds, some late.
+                        ids.extend(s.append_alerts(&[alert(1000 + (i + t) % 3), alert(1000)]).unwrap());
+                    }
+                    ids
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let distinct: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 400);
+    assert_eq!(s.alert_count(), 400);
+    let (all, _) = s.query_alerts(&AlertQuery::default()).unwrap();
+    assert_eq!(all.iter().map(|a| a.id).collect::<std::collections::BTreeSet<u64>>(), distinct);
+}
