@@ -2,6 +2,7 @@
 //! RocksDB ([`store`]), learning and policy evaluation ([`policy`]), the channel to the
 //! dataplane ([`link`]) and the REST API ([`api`]).
 #![forbid(unsafe_code)]
+pub mod api;
 pub mod config;
 pub mod model;
 pub mod policy;

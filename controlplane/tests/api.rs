@@ -1,0 +1,200 @@
+//! The REST API of a real `vigil-cp` process on a real socket, with a real RocksDB in a
+//! temp dir, and `vigilctl` against it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use serde_json::{json, Value};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+struct Cp {
+    child: Child,
+    url: String,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Cp {
+    /// Kills the process (SIGKILL) and hands back its data directory.
+    fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().expect("dir")
+    }
+}
+
+impl Drop for Cp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cp_cmd(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil-cp"));
+    c.arg("--data-dir").arg(dir.join("db"));
+    c
+}
+
+fn token(dir: &std::path::Path, name: &str, role: &str) -> String {
+    let out = cp_cmd(dir).args(["token", "create", "--name", name, "--role", role]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn start(dir: tempfile::TempDir) -> Cp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let child = cp_cmd(dir.path()).args(["--listen", &format!("127.0.0.1:{port}"), "serve"]).spawn().unwrap();
+    let t0 = Instant::now();
+    while ureq::get(&format!("{url}/healthz")).call().is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "vigil-cp did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Cp { child, url, dir: Some(dir) }
+}
+
+/// (status, JSON body) of a request.
+fn req(cp: &Cp, method: &str, path: &str, tok: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let mut r = ureq::request(method, &format!("{}{path}", cp.url));
+    if let Some(t) = tok {
+        r = r.set("Authorization", &format!("Bearer {t}"));
+    }
+    let res = match body {
+        Some(b) => r.set("Content-Type", "application/json").send_string(b),
+        None => r.call(),
+    };
+    let (code, resp) = match res {
+        Ok(resp) => (resp.status(), resp),
+        Err(ureq::Error::Status(c, resp)) => (c, resp),
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let text = resp.into_string().unwrap_or_default();
+    (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[test]
+fn api_answers_right_and_refuses_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "admin");
+    let reader = token(dir.path(), "ro", "reader");
+    let cp = start(dir);
+    let a = Some(admin.as_str());
+
+    // Health needs no token; everything else does; readers cannot write.
+    assert_eq!(req(&cp, "GET", "/healthz", None, None).0, 200);
+    assert_eq!(req(&cp, "GET", "/readyz", None, None).0, 200);
+    let (c, v) = req(&cp, "GET", "/v1/groups", None, None);
+    assert_eq!((c, v["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(req(&cp, "GET", "/v1/groups", Some("wrong"), None).0, 401);
+    let (c, v) = req(&cp, "POST", "/v1/groups", Some(&reader), Some(r#"{"name":"web","members":["10.1.0.0/16"]}"#));
+    assert_eq!((c, v["error"]["code"].as_str()), (403, Some("forbidden")));
+
+    // The built-in groups exist.
+    let (c, v) = req(&cp, "GET", "/v1/groups", Some(&reader), None);
+    assert_eq!(c, 200);
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"nodes") && names.contains(&"external"), "{v}");
+
+    // Groups: validation names the field.
+    let (c, v) = req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"web","members":["10.1.0.0/33"]}"#));
+    assert_eq!(c, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("members"), "{v}");
+    let (c, v) = req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"bad name","members":[]}"#));
+    assert_eq!((c, v["error"]["field"].as_str()), (400, Some("name")), "{v}");
+    let (c, _) = req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"web","members":["10.1.0.0/16"]}"#));
+    assert_eq!(c, 201);
+    assert_eq!(req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"web","members":[]}"#)).0, 409);
+    assert_eq!(
+        req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"db","members":["10.2.0.0/16"],"mode":"monitor"}"#)).0,
+        201
+    );
+    // Malformed JSON, wrong types, oversized bodies.
+    let (c, v) = req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":"x","#));
+    assert_eq!(c, 400, "{v}");
+    let (c, _) = req(&cp, "POST", "/v1/groups", a, Some(r#"{"name":5}"#));
+    assert_eq!(c, 422);
+    let big = format!(r#"{{"name":"big","members":[{}]}}"#, vec!["\"10.0.0.1\""; 120_000].join(","));
+    let (c, v) = req(&cp, "POST", "/v1/groups", a, Some(&big));
+    assert_eq!((c, v["error"]["code"].as_str()), (413, Some("too_large")), "{v}");
+
+    // Rules: unknown groups and applications are refused with the field.
+    let (c, v) = req(&cp, "POST", "/v1/rules", a, Some(r#"{"from":"web","to":"nope","action":"allow"}"#));
+    assert_eq!((c, v["error"]["field"].as_str()), (400, Some("to")), "{v}");
+    let (c, v) =
+        req(&cp, "POST", "/v1/rules", a, Some(r#"{"from":"web","to":"db","apps":["redsi"],"action":"allow"}"#));
+    assert_eq!((c, v["error"]["field"].as_str()), (400, Some("apps[0]")), "{v}");
+    let (c, rule) = req(
+        &cp,
+        "POST",
+        "/v1/rules",
+        a,
+        Some(r#"{"from":"web","to":"db","apps":["redis"],"ports":[6379],"action":"allow"}"#),
+    );
+    assert_eq!(c, 201, "{rule}");
+    assert_eq!(rule["origin"], "user");
+    let id = rule["id"].as_u64().unwrap();
+    assert_eq!(req(&cp, "GET", &format!("/v1/rules/{id}"), a, None).1["apps"], json!(["redis"]));
+    assert_eq!(req(&cp, "GET", "/v1/rules/999999", a, None).0, 404);
+    assert_eq!(req(&cp, "GET", "/v1/rules/abc", a, None).0, 400);
+    // A group that a rule names cannot go; a built-in never.
+    let (c, v) = req(&cp, "DELETE", "/v1/groups/db", a, None);
+    assert_eq!(c, 409, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains(&id.to_string()), "{v}");
+    assert_eq!(req(&cp, "DELETE", "/v1/groups/external", a, None).0, 409);
+    assert_eq!(req(&cp, "DELETE", "/v1/groups/ghost", a, None).0, 404);
+
+    // Modes.
+    let (c, g) = req(&cp, "PUT", "/v1/groups/db/mode", a, Some(r#"{"mode":"protect"}"#));
+    assert_eq!((c, g["mode"].as_str()), (200, Some("protect")));
+    assert_eq!(req(&cp, "PUT", "/v1/groups/db/mode", a, Some(r#"{"mode":"paranoid"}"#)).0, 422);
+
+    // Quarantine.
+    assert_eq!(req(&cp, "POST", "/v1/quarantine", a, Some(r#"{"ip":"10.1.0.66","reason":"scanning"}"#)).0, 201);
+    assert_eq!(req(&cp, "POST", "/v1/quarantine", a, Some(r#"{"ip":"10.1.0","reason":"x"}"#)).0, 422);
+    let (_, q) = req(&cp, "GET", "/v1/quarantine", a, None);
+    assert_eq!(q[0]["ip"], "10.1.0.66");
+    assert_eq!(req(&cp, "DELETE", "/v1/quarantine/10.1.0.66", a, None).0, 204);
+    assert_eq!(req(&cp, "DELETE", "/v1/quarantine/10.1.0.66", a, None).0, 404);
+
+    // Alerts: filters are checked.
+    let (c, v) = req(&cp, "GET", "/v1/alerts?kind=threat,violation&limit=10", a, None);
+    assert_eq!((c, v["alerts"].as_array().map(Vec::len)), (200, Some(0)), "{v}");
+    assert_eq!(req(&cp, "GET", "/v1/alerts?kind=nonsense", a, None).1["error"]["field"], "kind");
+    assert_eq!(req(&cp, "GET", "/v1/alerts?limit=0", a, None).1["error"]["field"], "limit");
+    assert_eq!(req(&cp, "GET", "/v1/alerts?bogus=1", a, None).0, 400);
+
+    // Metrics and status.
+    let (c, m) = req(&cp, "GET", "/metrics", a, None);
+    assert_eq!(c, 200);
+    assert!(m.as_str().unwrap().contains("vigil_cp_rules 1"), "{m}");
+
+    // vigilctl: a table by default, JSON with --json, the API's error on failure.
+    let ctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vigilctl"))
+            .args(["--url", &cp.url, "--token", &admin])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = ctl(&["groups", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.starts_with("NAME") && text.contains("protect"), "{text}");
+    let out = ctl(&["--json", "rules", "list"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["apps"], json!(["redis"]));
+    let out = ctl(&["rules", "add", "--from", "web", "--to", "db", "--app", "htpt", "--action", "allow"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("apps[0]") && err.contains("htpt"), "{err}");
+}
+
+#[test]
+fn a_store_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "admin");
+    let cp = start(dir);
+    assert_eq!(
+        req(&cp, "POST", "/v1/groups", Some(&admin), Some(r#"{"name":"web","members":["10.1.0.0/16"]}"#)).0,
+        201
+    );
+    let cp = start(cp.kill());
+    let (_, g) = req(&cp, "GET", "/v1/groups/web", Some(&admin), None);
+    assert_eq!(g["members"], json!(["10.1.0.0/16"]));
+}
