@@ -414,20 +414,23 @@ mod tests {
             let sent = q.send(DpMsg::Stats(StatsReport { ts_ms: i, ..StatsReport::default() }));
             assert_eq!(sent, i < 3);
         }
-        assert!(!q.send(DpMsg::Connections(vec![crate::link::reports::ConnRecord {
-            key: crate::link::reports::ConnKey {
-                client: "10.0.0.1".parse().unwrap(),
-                server: "10.0.0.2".parse().unwrap(),
-                server_port: 80,
-                proto: 6,
-                app: crate::app::AppProto::Http,
-            },
-            first_ms: 0,
-            last_ms: 0,
-            count: 1,
-            bytes: 0,
-        }
-        .report(); 4])));
+        assert!(!q.send(DpMsg::Connections(vec![
+            crate::link::reports::ConnRecord {
+                key: crate::link::reports::ConnKey {
+                    client: "10.0.0.1".parse().unwrap(),
+                    server: "10.0.0.2".parse().unwrap(),
+                    server_port: 80,
+                    proto: 6,
+                    app: crate::app::AppProto::Http,
+                },
+                first_ms: 0,
+                last_ms: 0,
+                count: 1,
+                bytes: 0,
+            }
+            .report();
+            4
+        ])));
         let stats = link.stats();
         assert_eq!(stats.reports_dropped.load(Relaxed), 2 + 4);
         assert_eq!(stats.connects.load(Relaxed), 0);

@@ -297,7 +297,9 @@ mod tests {
         r.push(&encode_version(&DpMsg::PolicyAck { version: 1 }, PROTOCOL_VERSION + 1).unwrap());
         r.push(&encode(&DpMsg::PolicyAck { version: 2 }).unwrap());
         let e = r.next_frame::<DpMsg>().unwrap_err();
-        assert!(matches!(e, FrameError::Version { got, want } if got == PROTOCOL_VERSION + 1 && want == PROTOCOL_VERSION));
+        assert!(
+            matches!(e, FrameError::Version { got, want } if got == PROTOCOL_VERSION + 1 && want == PROTOCOL_VERSION)
+        );
         let text = e.to_string();
         assert!(text.contains(&format!("version {}", PROTOCOL_VERSION + 1)), "{text}");
         assert!(text.contains(&format!("speaks {PROTOCOL_VERSION}")), "{text}");

@@ -23,7 +23,9 @@ pub enum DpMsg {
     /// A capture file was written and closed.
     CaptureReady(CaptureReady),
     /// The dataplane applied this policy version.
-    PolicyAck { version: u64 },
+    PolicyAck {
+        version: u64,
+    },
 }
 
 /// Who the dataplane is.

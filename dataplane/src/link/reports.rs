@@ -190,8 +190,7 @@ impl ConnReporter {
                     self.stats.table_full.fetch_add(1, Relaxed);
                     return;
                 }
-                let mut s =
-                    Slot { key, first_ms: now_ms, last_ms: now_ms, count: 1, bytes, emitted_ms: None };
+                let mut s = Slot { key, first_ms: now_ms, last_ms: now_ms, count: 1, bytes, emitted_ms: None };
                 self.emit(&mut s, now_ms);
                 self.slots[i] = Some(s);
                 self.len += 1;
