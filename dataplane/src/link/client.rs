@@ -11,7 +11,9 @@
 //! queues); the outbound queue holds at most `queue_capacity` messages, connected or not,
 //! and every report it cannot take, or that a broken connection lost, is counted in
 //! `link.reports_dropped`; the last snapshot stays in force while the control plane is
-//! gone (fail-static) and is replaced only by a newer one; after a reconnect the dataplane
+//! gone (fail-static) and is replaced only by the next snapshot the control plane sends
+//! (the control plane is authoritative: a rebuilt one may count versions anew); after a
+//! reconnect the dataplane
 //! says Hello again and the control plane re-sends its current snapshot (re-sync).
 use super::frame::{encode, FrameError, FrameReader};
 use super::msg::{CpMsg, DpMsg, Hello, PolicySnapshot, PROTOCOL_VERSION};
