@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod eve;
 pub mod flow;
+pub mod link;
 pub mod mem;
 pub mod meta;
 pub mod stats;
