@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 pub mod api;
 pub mod config;
+pub mod ingest;
 pub mod link;
 pub mod model;
 pub mod policy;

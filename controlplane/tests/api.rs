@@ -29,7 +29,7 @@ impl Drop for Cp {
 
 fn cp_cmd(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vigil-cp"));
-    c.arg("--data-dir").arg(dir.join("db"));
+    c.arg("--data-dir").arg(dir.join("db")).arg("--socket").arg(dir.join("cp.sock"));
     c
 }
 

@@ -47,6 +47,9 @@ pub struct DataplaneConfig {
     pub eve_log: String,
     /// Per-worker bound on finished flows waiting for the logger.
     pub eve_queue: u32,
+    /// The control plane's Unix socket (`vigil-cp`'s `[controlplane] socket`); empty: run
+    /// without a control plane.
+    pub cp_socket: String,
 }
 
 impl Default for DataplaneConfig {
@@ -63,6 +66,7 @@ impl Default for DataplaneConfig {
             stats_json: String::new(),
             eve_log: "eve.json".into(),
             eve_queue: 65536,
+            cp_socket: String::new(),
         }
     }
 }

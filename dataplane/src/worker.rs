@@ -11,12 +11,15 @@
 //! reassembly), each with the flow they belong to, mutable so a stage can record what it
 //! found (for example the application protocol) on the flow.
 use crate::app::engine::{AppConfig, AppStats, Engine};
+use crate::app::AppProto;
 use crate::eve::{EveItem, EventQueue};
 use crate::flow::defrag::{Defrag, DefragConfig, DefragEvent};
 use crate::flow::stream::{StreamConfig, StreamEvent, Streams};
 use crate::flow::{EndReason, Flow, FlowKey, FlowTable, FlowTableConfig, Lookup, Timeouts};
+use crate::link::reports::{ConnKey, ConnReporter};
 use crate::stats::{WorkerCounters, WorkerStats};
 use crate::wire::{decode, decode_captured, ip_proto, Decoded, IpVersion, LinkType};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// How often (in packet time) the flow table is swept for idle flows, and how many sweeps
@@ -70,12 +73,22 @@ impl Default for WorkerConfig {
     }
 }
 
-/// What ends with a flow: its stream state, the sink's view, the EVE event.
+/// What ends with a flow: its stream state, the sink's view, the connection report, the
+/// EVE event.
 struct Reporter<'a> {
     streams: &'a mut Streams,
     sink: &'a mut Option<Box<dyn PayloadSink>>,
+    conns: &'a mut Option<ConnReporter>,
     events: &'a EventQueue,
     bp: Backpressure,
+}
+
+fn ip_of(a: &[u8; 16], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(*a))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+    }
 }
 
 impl Reporter<'_> {
@@ -89,6 +102,18 @@ impl Reporter<'_> {
         });
         if let Some(s) = sink.as_mut() {
             s.flow_end(&mut f);
+        }
+        if let Some(c) = self.conns.as_mut() {
+            if matches!(f.key.proto, ip_proto::TCP | ip_proto::UDP) {
+                let key = ConnKey {
+                    client: ip_of(f.client_addr(), f.key.ipv6),
+                    server: ip_of(f.server_addr(), f.key.ipv6),
+                    server_port: f.server_port(),
+                    proto: f.key.proto,
+                    app: AppProto::from_u16(f.app),
+                };
+                c.observe(key, f.bytes[0] + f.bytes[1], f.last_ns / 1_000_000);
+            }
         }
         let item = EveItem::Flow(f, reason);
         match self.bp {
@@ -105,6 +130,8 @@ pub struct WorkerCore {
     streams: Streams,
     defrag: Defrag,
     sink: Option<Box<dyn PayloadSink>>,
+    /// Connection reports for the control plane (when there is one).
+    conns: Option<ConnReporter>,
     scratch: Box<Scratch>,
     inner: Decoded,
     events: Arc<EventQueue>,
@@ -138,6 +165,7 @@ impl WorkerCore {
                 .app
                 .enabled
                 .then(|| Box::new(Engine::new(cfg.app, events.clone(), backpressure)) as Box<dyn PayloadSink>),
+            conns: None,
             scratch: Box::new(Scratch {
                 dec: [Decoded::default(); BURST],
                 key: [FlowKey::default(); BURST],
@@ -159,6 +187,11 @@ impl WorkerCore {
     /// identification engine, when `WorkerConfig::app.enabled`).
     pub fn set_sink(&mut self, sink: Box<dyn PayloadSink>) {
         self.sink = Some(sink);
+    }
+
+    /// Reports each finished TCP/UDP flow's connection (deduplicated) for the control plane.
+    pub fn set_conn_reporter(&mut self, r: ConnReporter) {
+        self.conns = Some(r);
     }
 
     /// Inspects one frame captured at `ts_ns`, `wire_len` bytes long on the wire.
@@ -204,7 +237,7 @@ impl WorkerCore {
                 if i + PREFETCH_AHEAD < n {
                     self.prefetch_flow(i + PREFETCH_AHEAD);
                 }
-                let Self { flows, streams, sink, events, counters, backpressure, scratch, .. } = self;
+                let Self { flows, streams, sink, conns, events, counters, backpressure, scratch, .. } = self;
                 let (Some(d), Some(stage)) = (scratch.dec.get(i), scratch.stage.get(i)) else { break };
                 match stage {
                     Stage::Done => {}
@@ -214,7 +247,7 @@ impl WorkerCore {
                             src_lo: scratch.lo.get(i).copied().unwrap_or(false),
                             hash: scratch.hash.get(i).copied().unwrap_or(0),
                         };
-                        let mut t = Tracker { flows, streams, sink, events, bp: *backpressure, counters };
+                        let mut t = Tracker { flows, streams, sink, conns, events, bp: *backpressure, counters };
                         t.track(d, Some(keyed), p.frame, 1, p.wire_len as u64, p.ts_ns);
                     }
                     Stage::Fragment => {
@@ -265,6 +298,7 @@ impl WorkerCore {
             flows: &mut self.flows,
             streams: &mut self.streams,
             sink: &mut self.sink,
+            conns: &mut self.conns,
             events: &self.events,
             bp: self.backpressure,
             counters: &mut self.counters,
@@ -284,6 +318,7 @@ impl WorkerCore {
             let mut rep = Reporter {
                 streams: &mut self.streams,
                 sink: &mut self.sink,
+                conns: &mut self.conns,
                 events: &self.events,
                 bp: self.backpressure,
             };
@@ -291,6 +326,9 @@ impl WorkerCore {
             self.flows.expire(self.now, budget, &mut |i, f, r| rep.end(i, f, r));
             let counters = &mut self.counters;
             self.defrag.expire(self.now, &mut |ev| counters.count_defrag(ev));
+        }
+        if let Some(c) = self.conns.as_mut() {
+            c.flush(self.now / 1_000_000);
         }
         // Counters reach readers every PUBLISH_EVERY bursts: publishing writes ~60 shared
         // counters, too much to repeat for every (possibly small) burst.
@@ -307,9 +345,18 @@ impl WorkerCore {
 
     /// Ends every flow (shutdown / end of capture) and publishes the final counters.
     pub fn finish(&mut self) {
-        let mut rep =
-            Reporter { streams: &mut self.streams, sink: &mut self.sink, events: &self.events, bp: self.backpressure };
+        let mut rep = Reporter {
+            streams: &mut self.streams,
+            sink: &mut self.sink,
+            conns: &mut self.conns,
+            events: &self.events,
+            bp: self.backpressure,
+        };
         self.flows.flush(&mut |i, f, r| rep.end(i, f, r));
+        if let Some(c) = self.conns.as_mut() {
+            // Everything still counted goes out now.
+            c.flush(u64::MAX / 2);
+        }
         self.publish();
     }
 
@@ -402,6 +449,7 @@ struct Tracker<'a> {
     flows: &'a mut FlowTable,
     streams: &'a mut Streams,
     sink: &'a mut Option<Box<dyn PayloadSink>>,
+    conns: &'a mut Option<ConnReporter>,
     events: &'a EventQueue,
     bp: Backpressure,
     counters: &'a mut WorkerCounters,
@@ -426,7 +474,8 @@ impl Tracker<'_> {
             let (key, src_lo) = FlowKey::from_decoded(d);
             Keyed { key, src_lo, hash: key.hash() }
         });
-        let mut rep = Reporter { streams: self.streams, sink: self.sink, events: self.events, bp: self.bp };
+        let mut rep =
+            Reporter { streams: self.streams, sink: self.sink, conns: self.conns, events: self.events, bp: self.bp };
         let (idx, dir, new) = match self.flows.lookup(&key, hash, src_lo, d, ts_ns, &mut |i, f, r| rep.end(i, f, r)) {
             Lookup::Found { idx, dir, new } => (idx, dir, new),
             Lookup::Refused => return,

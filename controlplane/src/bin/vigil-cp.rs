@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use vigil_controlplane::api::{self, token_hash, AppState};
 use vigil_controlplane::config::CpConfig;
+use vigil_controlplane::ingest::Ingest;
+use vigil_controlplane::link::{Handler, Listener, Peer};
 use vigil_controlplane::model::{Role, Token};
 use vigil_controlplane::store::{Store, StoreConfig};
+use vigil_dataplane::link::msg::DpMsg;
 
 #[derive(Parser)]
 #[command(name = "vigil-cp", about = "Vigil's control plane: learning, policy, alerts, REST API")]
@@ -20,6 +23,9 @@ struct Cli {
     /// Overrides [controlplane] listen.
     #[arg(long, global = true)]
     listen: Option<std::net::SocketAddr>,
+    /// Overrides [controlplane] socket (the dataplane link).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -69,6 +75,9 @@ fn config(cli: &Cli) -> Result<CpConfig> {
     }
     if let Some(l) = cli.listen {
         cfg.listen = l;
+    }
+    if let Some(s) = &cli.socket {
+        cfg.socket = s.clone();
     }
     Ok(cfg)
 }
@@ -135,13 +144,78 @@ async fn shutdown() {
     }
 }
 
+/// Dataplane messages waiting for the ingestion task.
+const INGEST_QUEUE: usize = 1024;
+
+/// The link's handler: hands messages to the ingestion task without blocking the link.
+struct ToIngest {
+    tx: tokio::sync::mpsc::Sender<DpMsg>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl Handler for ToIngest {
+    fn on_hello(&self, peer: &Peer) {
+        eprintln!("vigil-cp: dataplane {} connected ({} workers)", peer.hello.dp_version, peer.hello.workers);
+    }
+    fn on_msg(&self, _peer: &Peer, msg: DpMsg) {
+        if self.tx.try_send(msg).is_err() {
+            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+async fn ingest_loop(ingest: Arc<Ingest>, mut rx: tokio::sync::mpsc::Receiver<DpMsg>) {
+    while let Some(msg) = rx.recv().await {
+        let i = ingest.clone();
+        let r = tokio::task::spawn_blocking(move || match msg {
+            DpMsg::Connections(c) => i.connections(&c),
+            DpMsg::Alerts(a) => i.alerts(&a),
+            _ => Ok(()),
+        })
+        .await;
+        match r {
+            Ok(Err(e)) => eprintln!("vigil-cp: ingesting dataplane reports: {e}"),
+            Err(e) => eprintln!("vigil-cp: ingesting dataplane reports: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
 async fn serve(cfg: CpConfig) -> Result<()> {
     let store = open(&cfg)?;
     if store.list_tokens()?.is_empty() {
         eprintln!("vigil-cp: no API tokens yet: create one with `vigil-cp token create --name admin --role admin`");
     }
     let (alerts, _) = tokio::sync::broadcast::channel(1024);
-    let state = AppState { store: store.clone(), alerts, on_change: Arc::new(|| {}) };
+    let ingest = Ingest::new(store.clone(), cfg.nodes.clone(), alerts.clone())?;
+    let rebuild = ingest.clone();
+    let on_change = Arc::new(move || {
+        if let Err(e) = rebuild.rebuild() {
+            eprintln!("vigil-cp: rebuilding the policy: {e}");
+        }
+    });
+    let state = AppState { store: store.clone(), alerts, on_change };
+    // The dataplane link.
+    if let Some(dir) = cfg.socket.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the socket's directory {}", dir.display()))?;
+    }
+    let listener = Listener::bind(&cfg.socket).context("[controlplane] socket")?;
+    let (tx, rx) = tokio::sync::mpsc::channel(INGEST_QUEUE);
+    tokio::spawn(ingest_loop(ingest.clone(), rx));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handler = Arc::new(ToIngest { tx, dropped: Default::default() });
+    let snapshots = ingest.snapshots();
+    let link = tokio::spawn(async move {
+        let mut stop = stop_rx;
+        let r = listener.serve(handler, snapshots, async move {
+            let _ = stop.wait_for(|v| *v).await;
+        });
+        if let Err(e) = r.await {
+            eprintln!("vigil-cp: link: {e}");
+        }
+    });
+    eprintln!("vigil-cp: dataplane link on {}", cfg.socket.display());
     // Retention: by age and count, once a minute.
     let r = store.clone();
     tokio::spawn(async move {
@@ -156,7 +230,14 @@ async fn serve(cfg: CpConfig) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}: set [controlplane] listen or --listen", cfg.listen))?;
     eprintln!("vigil-cp: REST API on http://{}", cfg.listen);
-    axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown()).await.context("serving the REST API")?;
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("serving the REST API")?;
+    let _ = link.await;
     Ok(())
 }
 

@@ -68,6 +68,9 @@ struct Common {
     /// Also write statistics as JSON to this file.
     #[arg(long)]
     stats_json: Option<String>,
+    /// The control plane's Unix socket: report connections, receive policy.
+    #[arg(long)]
+    cp_socket: Option<String>,
     /// Do not print the final statistics block.
     #[arg(long, short)]
     quiet: bool,
@@ -86,6 +89,9 @@ fn load_config(c: &Common) -> anyhow::Result<Config> {
     }
     if let Some(j) = &c.stats_json {
         cfg.dataplane.stats_json = j.clone();
+    }
+    if let Some(s) = &c.cp_socket {
+        cfg.dataplane.cp_socket = s.clone();
     }
     cfg.validate(&c.config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(command line)".into()))?;
     Ok(cfg)

@@ -23,6 +23,8 @@ use crate::dpdk::{
     ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer, RingProducer, BURST_SIZE,
 };
 use crate::eve::{self, EveItem, EventQueue};
+use crate::link::reports::{self, ConnReporter, ReportCollector};
+use crate::link::{Link, LinkConfig};
 use crate::meta::{PktMeta, PKT_META_SIZE};
 use crate::stats::{PortSnapshot, StatsReport, WorkerStats};
 use crate::wire::{dispatch_hash, pcap::PcapError, LinkType};
@@ -62,7 +64,13 @@ pub enum PipelineError {
     Pcap { path: String, err: PcapError },
     #[error("cannot open EVE log {path}: {err}")]
     EveLog { path: String, err: std::io::Error },
+    #[error("cannot start the control plane link to {path}: {err}. Check [dataplane] cp_socket / --cp-socket")]
+    Link { path: String, err: std::io::Error },
 }
+
+/// How long the end of a run waits for its last connection reports to reach the control
+/// plane.
+const LINK_FLUSH: Duration = Duration::from_secs(3);
 
 /// Shared between the rx lcore, workers and threads.
 struct Shared {
@@ -176,6 +184,25 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
             .map_err(|e| PipelineError::EveLog { path: "(logger thread)".into(), err: e })?
     };
 
+    // The control plane link: per-worker connection reporters, drained by the link thread.
+    let mut reporters: Vec<Option<ConnReporter>> = Vec::new();
+    let mut report_queues = Vec::new();
+    let link = if dp.cp_socket.is_empty() {
+        None
+    } else {
+        let mut collector = ReportCollector::default();
+        for _ in 0..nw {
+            let r = ConnReporter::new(4096, reports::DEFAULT_QUEUE, reports::DEFAULT_INTERVAL_MS);
+            collector.add(r.queue());
+            report_queues.push(r.queue());
+            reporters.push(Some(r));
+        }
+        let mut lc = LinkConfig { collector, ..LinkConfig::default() };
+        lc.hello.workers = nw as u16;
+        lc.hello.capabilities = vec!["app-id".into(), "conn-reports".into()];
+        Some(Link::start(&dp.cp_socket, lc).map_err(|err| PipelineError::Link { path: dp.cp_socket.clone(), err })?)
+    };
+
     // Workers.
     let worker_cfg = cfg.worker_config(nw);
     for (w, lcore) in lcores.iter().enumerate() {
@@ -184,7 +211,11 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
         } else {
             WorkerSource::Ring(consumers.get_mut(w).and_then(Option::take).ok_or(PipelineError::NotEnoughLcores(w))?)
         };
-        let core = WorkerCore::new(w, worker_cfg, shared.queues[w].clone(), backpressure, shared.workers[w].clone());
+        let mut core =
+            WorkerCore::new(w, worker_cfg, shared.queues[w].clone(), backpressure, shared.workers[w].clone());
+        if let Some(r) = reporters.get_mut(w).and_then(Option::take) {
+            core.set_conn_reporter(r);
+        }
         let ctx = WorkerCtx {
             w,
             src,
@@ -243,6 +274,15 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
     }
     logger_done.store(true, Ordering::Release);
     let _ = logger.join();
+    if let Some(link) = link {
+        // The workers' last reports go out before the link stops (bounded wait).
+        let deadline = Instant::now() + LINK_FLUSH;
+        let drained = || report_queues.iter().all(|q| q.is_empty()) && link.queue().is_empty();
+        while Instant::now() < deadline && !drained() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        link.stop();
+    }
     if let Some(t) = stats_thread {
         let _ = t.join();
     }
