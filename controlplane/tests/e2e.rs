@@ -40,8 +40,8 @@ const API: [u8; 4] = [10, 2, 0, 7];
 const DB: [u8; 4] = [10, 3, 0, 9];
 const DNS: [u8; 4] = [10, 9, 0, 53];
 
-/// The application's traffic; `extra` adds web -> db (Redis).
-fn capture(path: &Path, extra: bool) {
+/// The application's traffic; `extra` adds web -> db (Redis). Returns the frames written.
+fn capture(path: &Path, extra: bool) -> usize {
     let mut t = Traffic::default();
     let mut rng = Rng::new(7);
     let at = |x: [u8; 4]| ip(x[0], x[1], x[2], x[3]);
@@ -83,6 +83,7 @@ fn capture(path: &Path, extra: bool) {
     }
     t.sorted();
     t.write_pcap(path).unwrap();
+    t.frames.len()
 }
 
 struct Env {
@@ -169,7 +170,7 @@ fn discover_learns_the_application_and_monitor_flags_exactly_the_new_connection(
         env.api("POST", "/v1/groups", Some(&format!(r#"{{"name":"{name}","members":["{cidr}"]}}"#)));
     }
     let p1 = env.dir.path().join("app.pcap");
-    capture(&p1, false);
+    let frames = capture(&p1, false);
     env.replay(&p1);
 
     // Discover: one learned allow rule per (group pair, app, port), and the graph.
@@ -182,6 +183,20 @@ fn discover_learns_the_application_and_monitor_flags_exactly_the_new_connection(
         ["api db redis 6379 3", "web api http 8080 3", "web dns dns 53 3"]
     );
     assert_eq!(env.api("GET", "/v1/alerts", None)["alerts"].as_array().map(Vec::len), Some(0));
+    // The dataplane said hello and sent its counters: every frame of the capture.
+    let st = env.api("GET", "/v1/status", None);
+    let dp = &st["dataplanes"][0];
+    assert_eq!(dp["last_stats"]["rx_packets"].as_u64(), Some(frames as u64), "{st}");
+    let metrics = ureq::get(&format!("{}/metrics", env.url))
+        .set("Authorization", &format!("Bearer {}", env.token))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains("vigil_dp_rx_packets_total{dataplane=") && metrics.contains("vigil_cp_rules 3"),
+        "{metrics}"
+    );
 
     // Monitor: listen to the live stream, then replay the application plus one new link.
     for g in ["api", "db", "dns"] {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub alerts: broadcast::Sender<Alert>,
     /// Called after groups, rules or quarantine changed (rebuild and push the policy).
     pub on_change: Arc<dyn Fn() + Send + Sync>,
+    /// The dataplanes and their latest counters.
+    pub dataplanes: Arc<crate::link::peers::Peers>,
 }
 
 /// The role of the caller, put in request extensions by the auth layer.

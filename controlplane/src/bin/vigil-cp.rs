@@ -6,6 +6,7 @@ use std::sync::Arc;
 use vigil_controlplane::api::{self, token_hash, AppState};
 use vigil_controlplane::config::CpConfig;
 use vigil_controlplane::ingest::Ingest;
+use vigil_controlplane::link::peers::Peers;
 use vigil_controlplane::link::{Handler, Listener, Peer};
 use vigil_controlplane::model::{Role, Token};
 use vigil_controlplane::store::{Store, StoreConfig};
@@ -151,16 +152,25 @@ const INGEST_QUEUE: usize = 1024;
 struct ToIngest {
     tx: tokio::sync::mpsc::Sender<DpMsg>,
     dropped: std::sync::atomic::AtomicU64,
+    peers: Arc<Peers>,
 }
 
 impl Handler for ToIngest {
     fn on_hello(&self, peer: &Peer) {
         eprintln!("vigil-cp: dataplane {} connected ({} workers)", peer.hello.dp_version, peer.hello.workers);
+        self.peers.hello(peer.id, &peer.hello);
     }
-    fn on_msg(&self, _peer: &Peer, msg: DpMsg) {
+    fn on_msg(&self, peer: &Peer, msg: DpMsg) {
+        if let DpMsg::Stats(s) = &msg {
+            self.peers.stats(peer.id, s);
+            return;
+        }
         if self.tx.try_send(msg).is_err() {
             self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+    fn on_disconnect(&self, peer: &Peer, _reason: &str) {
+        self.peers.disconnected(peer.id);
     }
 }
 
@@ -194,7 +204,8 @@ async fn serve(cfg: CpConfig) -> Result<()> {
             eprintln!("vigil-cp: rebuilding the policy: {e}");
         }
     });
-    let state = AppState { store: store.clone(), alerts, on_change };
+    let peers = Arc::new(Peers::default());
+    let state = AppState { store: store.clone(), alerts, on_change, dataplanes: peers.clone() };
     // The dataplane link.
     if let Some(dir) = cfg.socket.parent() {
         std::fs::create_dir_all(dir)
@@ -204,7 +215,7 @@ async fn serve(cfg: CpConfig) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::channel(INGEST_QUEUE);
     tokio::spawn(ingest_loop(ingest.clone(), rx));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handler = Arc::new(ToIngest { tx, dropped: Default::default() });
+    let handler = Arc::new(ToIngest { tx, dropped: Default::default(), peers });
     let snapshots = ingest.snapshots();
     let link = tokio::spawn(async move {
         let mut stop = stop_rx;

@@ -16,6 +16,7 @@
 //! on shutdown every connection is closed and the socket file removed.
 #![forbid(unsafe_code)]
 pub mod convert;
+pub mod peers;
 
 pub use vigil_dataplane::link::msg;
 use vigil_dataplane::link::msg::{CpMsg, DpMsg, Hello, PolicySnapshot, PROTOCOL_VERSION};

@@ -23,6 +23,7 @@ use crate::dpdk::{
     ring_pair, Burst, DpdkError, Eal, LcoreId, Mempool, Port, PortConfig, RingConsumer, RingProducer, BURST_SIZE,
 };
 use crate::eve::{self, EveItem, EventQueue};
+use crate::link::msg::{DpMsg, StatsReport as LinkStatsReport};
 use crate::link::reports::{self, ConnReporter, ReportCollector};
 use crate::link::{Link, LinkConfig};
 use crate::meta::{PktMeta, PKT_META_SIZE};
@@ -228,6 +229,22 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
         eal.launch(*lcore, move || worker_loop(ctx))?;
     }
 
+    // The dataplane's counters to the control plane, once a second.
+    let link_stats = link.as_ref().map(|l| {
+        let (q, shared, link_counters) = (l.queue(), shared.clone(), l.stats());
+        std::thread::spawn(move || {
+            let mut next = Instant::now();
+            while !shared.input_done.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(50));
+                if Instant::now() < next {
+                    continue;
+                }
+                next += Duration::from_secs(1);
+                q.send(DpMsg::Stats(link_stats_report(&shared, &link_counters)));
+            }
+        })
+    });
+
     // Periodic stats.
     let stats_thread = if dp.stats_period > 0 {
         let (shared, ports, lcores, json) = (shared.clone(), ports.clone(), lcores.clone(), dp.stats_json.clone());
@@ -274,6 +291,13 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
     }
     logger_done.store(true, Ordering::Release);
     let _ = logger.join();
+    if let Some(t) = link_stats {
+        let _ = t.join();
+    }
+    if let Some(link) = &link {
+        // The final totals.
+        link.queue().send(DpMsg::Stats(link_stats_report(&shared, &link.stats())));
+    }
     if let Some(link) = link {
         // The workers' last reports go out before the link stops (bounded wait).
         let deadline = Instant::now() + LINK_FLUSH;
@@ -292,6 +316,26 @@ pub fn run(eal: &Eal, cfg: &Config, input: Input, stop: Arc<AtomicBool>) -> Resu
     write_json(&dp.stats_json, &fin);
     rx_result?;
     Ok(fin)
+}
+
+/// The dataplane's totals for the control plane.
+fn link_stats_report(shared: &Shared, link: &crate::link::LinkStats) -> LinkStatsReport {
+    let sum = |f: &dyn Fn(&WorkerStats) -> u64| shared.workers.iter().map(|w| f(w)).sum::<u64>();
+    let mut drops: Vec<(String, u64)> = vec![
+        ("ring_dropped".into(), sum(&|w| w.ring_dropped.load(Ordering::Relaxed))),
+        ("flows_refused".into(), sum(&|w| w.flows_refused.load(Ordering::Relaxed))),
+        ("eve_dropped".into(), shared.queues.iter().map(|q| q.dropped.load(Ordering::Relaxed)).sum()),
+    ];
+    drops.extend(link.counters().iter().filter(|(n, _)| n.contains("dropped")).map(|(n, v)| (n.to_string(), *v)));
+    let ts_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    LinkStatsReport {
+        ts_ms,
+        rx_packets: sum(&|w| w.pkts.load(Ordering::Relaxed)),
+        rx_bytes: sum(&|w| w.bytes.load(Ordering::Relaxed)),
+        flows_active: sum(&|w| w.flows_active.load(Ordering::Relaxed)),
+        drops,
+    }
 }
 
 fn input_name(input: &Input) -> String {
