@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 /// Liveness: the process answers.
 #[utoipa::path(
     get, path = "/healthz", operation_id = "healthz", tag = "system",
-    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String, example = "ok\n")),
+    responses((status = 200, description = "`ok`", content_type = "text/plain; charset=utf-8", body = String, example = "ok\n")),
 )]
 pub async fn healthz() -> &'static str {
     "ok\n"
@@ -31,7 +31,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(
     get, path = "/readyz", operation_id = "readyz", tag = "system",
     responses(
-        (status = 200, description = "`ready`", content_type = "text/plain", body = String, example = "ready\n"),
+        (status = 200, description = "`ready`", content_type = "text/plain; charset=utf-8", body = String, example = "ready\n"),
         (status = 500, description = "The store failed (see the vigil-cp log)", body = ErrorBody),
     ),
 )]
