@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use utoipa::ToSchema;
 
 /// The group of the node's own addresses.
 pub const GROUP_NODES: &str = "nodes";
@@ -31,7 +32,7 @@ fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Invalid {
 }
 
 /// What a group's policy does with connections no allow rule covers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Learn every new connection as an allow rule.
@@ -109,7 +110,7 @@ impl<'de> Deserialize<'de> for Cidr {
 }
 
 /// A group of endpoints and its policy mode.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Group {
     pub name: String,
     /// Address blocks and single addresses.
@@ -119,6 +120,7 @@ pub struct Group {
     pub mode: Mode,
     /// `nodes` and `external`: cannot be deleted or renamed.
     #[serde(default)]
+    #[schema(read_only)]
     pub builtin: bool,
 }
 
@@ -144,7 +146,7 @@ impl Group {
 }
 
 /// What a rule does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Allow,
@@ -152,7 +154,7 @@ pub enum Action {
 }
 
 /// Who made a rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// Learned in discover mode.
@@ -226,10 +228,11 @@ impl<'de> Deserialize<'de> for PortRange {
 }
 
 /// A rule from one group to another. Empty `apps` or `ports` means any.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Rule {
     /// Assigned by the store.
     #[serde(default)]
+    #[schema(read_only)]
     pub id: u64,
     pub from: String,
     pub to: String,
@@ -240,13 +243,17 @@ pub struct Rule {
     #[serde(default)]
     pub ports: Vec<PortRange>,
     pub action: Action,
+    /// `POST /v1/rules` always makes a `user` rule.
     #[serde(default = "user_origin")]
     pub origin: Origin,
     #[serde(default)]
+    #[schema(read_only)]
     pub created_ms: u64,
     #[serde(default)]
+    #[schema(read_only)]
     pub updated_ms: u64,
     #[serde(default)]
+    #[schema(read_only)]
     pub hits: u64,
 }
 
@@ -290,7 +297,7 @@ impl Rule {
 }
 
 /// Kinds of alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
     /// A signature or a built-in detector.
@@ -302,12 +309,14 @@ pub enum AlertKind {
 }
 
 /// The connection an alert is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FlowRef {
     /// IP protocol number (6 TCP, 17 UDP, ...).
     pub proto: u8,
+    #[schema(value_type = String, example = "10.1.0.5")]
     pub src: IpAddr,
     pub src_port: u16,
+    #[schema(value_type = String, example = "10.2.0.7")]
     pub dst: IpAddr,
     pub dst_port: u16,
     /// `app_proto`.
@@ -318,7 +327,7 @@ pub struct FlowRef {
 }
 
 /// An alert as stored and served.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
     /// Time-ordered id: assigned by the store.
     #[serde(default)]
@@ -344,8 +353,9 @@ pub struct Alert {
 }
 
 /// A quarantined endpoint.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Quarantine {
+    #[schema(value_type = String, example = "10.1.0.66")]
     pub ip: IpAddr,
     pub reason: String,
     /// The token name that set it.
@@ -356,7 +366,7 @@ pub struct Quarantine {
 }
 
 /// A learned edge of the connection graph: group to group, application, server port.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Conversation {
     pub from: String,
     pub to: String,

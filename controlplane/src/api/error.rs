@@ -4,47 +4,72 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The stable code of an error (`error.code`), for programs; the message is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Bad input: malformed JSON, a wrong type, a bad value (`field` names it).
+    Invalid,
+    /// No such group, rule or quarantine entry.
+    NotFound,
+    /// The request contradicts the state: the name exists, the group is built in or in use.
+    Conflict,
+    /// No bearer token, or an unknown one.
+    Unauthorized,
+    /// A `reader` token tried to write.
+    Forbidden,
+    /// The body is larger than the limit.
+    TooLarge,
+    /// A failure inside the service (the detail is in its log).
+    Internal,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+/// Every error response's body.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid", "message": "\"bad name\" may only use letters, digits, '.', '_' and '-'", "field": "name"}}))]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+    /// The field or parameter at fault (`name`, `apps[0]`, `limit`, `body`, ...), when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<&'a str>,
 }
 
 impl ApiError {
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            code: "invalid",
+            code: ErrorCode::Invalid,
             message: message.into(),
             field: Some(field.into()),
         }
     }
     pub fn not_found(what: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: what.into(), field: None }
+        ApiError { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: what.into(), field: None }
     }
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::CONFLICT, code: "conflict", message: message.into(), field: None }
+        ApiError { status: StatusCode::CONFLICT, code: ErrorCode::Conflict, message: message.into(), field: None }
     }
     pub fn unauthorized() -> ApiError {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
+            code: ErrorCode::Unauthorized,
             message: "a bearer token is required: send 'Authorization: Bearer <token>'".into(),
             field: None,
         }
@@ -52,7 +77,7 @@ impl ApiError {
     pub fn forbidden() -> ApiError {
         ApiError {
             status: StatusCode::FORBIDDEN,
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             message: "this token's role is 'reader': writing needs an 'admin' token".into(),
             field: None,
         }
@@ -62,7 +87,7 @@ impl ApiError {
         eprintln!("vigil-cp: internal error: {detail}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
+            code: ErrorCode::Internal,
             message: "internal error (see the vigil-cp log)".into(),
             field: None,
         }
@@ -77,7 +102,8 @@ impl From<crate::model::Invalid> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: Inner { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
         (self.status, Json(body)).into_response()
     }
 }
@@ -92,7 +118,7 @@ impl From<crate::store::StoreError> for ApiError {
             E::TooLarge { .. } => {
                 let mut a = ApiError::bad_request("body", e.to_string());
                 a.status = StatusCode::PAYLOAD_TOO_LARGE;
-                a.code = "too_large";
+                a.code = ErrorCode::TooLarge;
                 a
             }
             other => ApiError::internal(other),

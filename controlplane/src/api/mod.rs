@@ -1,8 +1,10 @@
 //! The REST API (`/v1`, JSON): one router per resource, merged by [`app`].
 //!
-//! Every route but `/healthz` and `/readyz` needs a bearer token; writes need the `admin`
-//! role. Bodies are limited to [`MAX_BODY`]; a body that is not valid JSON of the right
-//! shape is a 400 naming what is wrong.
+//! Every route but `/healthz`, `/readyz` and `/v1/openapi.json` (the OpenAPI document,
+//! generated from the handlers' annotations: see [`openapi`]) needs a bearer token; writes
+//! need the `admin` role. Bodies are limited to [`MAX_BODY`]; a body that is not JSON is a
+//! 400, JSON of the wrong shape a 422, one without a JSON content type a 415, one over the
+//! limit a 413: each an [`ApiError`] naming what is wrong.
 use crate::model::{Alert, Role};
 use crate::store::Store;
 use axum::extract::rejection::JsonRejection;
@@ -19,10 +21,11 @@ use tokio::sync::broadcast;
 pub mod alerts;
 pub mod error;
 pub mod groups;
+pub mod openapi;
 pub mod rules;
 pub mod system;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -106,7 +109,7 @@ fn rejection(e: JsonRejection) -> ApiError {
     let mut err = ApiError::bad_request("body", e.body_text());
     err.status = status;
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        err.code = "too_large";
+        err.code = ErrorCode::TooLarge;
         err.message = format!("the body is larger than {MAX_BODY} bytes");
     }
     err
@@ -122,6 +125,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(system::public())
+        .merge(openapi::public())
         .merge(protected)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -1,27 +1,71 @@
 //! Health, readiness, status and Prometheus metrics.
+use super::error::ErrorBody;
 use super::{blocking, ApiError, AppState};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Routes that need no token.
 pub fn public() -> Router<AppState> {
-    Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(ready))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(ready))
 }
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/status", get(status)).route("/metrics", get(metrics))
 }
 
-async fn ready(State(st): State<AppState>) -> Result<&'static str, ApiError> {
+/// Liveness: the process answers.
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "healthz", tag = "system",
+    responses((status = 200, description = "`ok`", content_type = "text/plain; charset=utf-8", body = String, example = "ok\n")),
+)]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the store answers.
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "readyz", tag = "system",
+    responses(
+        (status = 200, description = "`ready`", content_type = "text/plain; charset=utf-8", body = String, example = "ready\n"),
+        (status = 500, description = "The store failed (see the vigil-cp log)", body = ErrorBody),
+    ),
+)]
+pub async fn ready(State(st): State<AppState>) -> Result<&'static str, ApiError> {
     blocking(&st, |s| s.list_groups().map(|_| ()).map_err(ApiError::from)).await?;
     Ok("ready\n")
 }
 
-async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Body of `GET /v1/status`.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// vigil-cp's version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+    /// Groups defined (built-in ones included).
+    pub groups: usize,
+    /// Rules defined (user and learned).
+    pub rules: usize,
+    /// Alerts in the store.
+    pub alerts: u64,
+    /// The dataplanes that connected, with their latest counters.
+    pub dataplanes: Vec<crate::link::peers::PeerState>,
+}
+
+/// What the control plane holds.
+#[utoipa::path(
+    get, path = "/v1/status", operation_id = "status", tag = "system", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Version and counts", body = Status),
+        (status = 401, description = "No bearer token, or an unknown one", body = ErrorBody),
+        (status = 500, description = "The store failed (see the vigil-cp log)", body = ErrorBody),
+    ),
+)]
+pub async fn status(State(st): State<AppState>) -> Result<Json<Status>, ApiError> {
     let (groups, rules, alerts) = blocking(&st, |s| {
         let g = s.list_groups().map_err(ApiError::from)?.len();
         let r = s.list_rules().map_err(ApiError::from)?.len();
@@ -29,16 +73,20 @@ async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
         Ok((g, r, a))
     })
     .await?;
-    Ok(Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "groups": groups,
-        "rules": rules,
-        "alerts": alerts,
-        "dataplanes": st.dataplanes.list(),
-    })))
+    Ok(Json(Status { version: env!("CARGO_PKG_VERSION"), groups, rules, alerts, dataplanes: st.dataplanes.list() }))
 }
 
-async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// Counters in Prometheus' text format.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "system", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`vigil_cp_groups`, `vigil_cp_rules`, `vigil_cp_alerts_stored` gauges, and per dataplane `vigil_dp_up`, `vigil_dp_rx_packets_total`, `vigil_dp_rx_bytes_total`, `vigil_dp_flows_active`, `vigil_dp_dropped_total{counter}`",
+         content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "No bearer token, or an unknown one", body = ErrorBody),
+        (status = 500, description = "The store failed (see the vigil-cp log)", body = ErrorBody),
+    ),
+)]
+pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (groups, rules, alerts) = blocking(&st, |s| {
         let g = s.list_groups().map_err(ApiError::from)?.len();
         let r = s.list_rules().map_err(ApiError::from)?.len();

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 use vigil_dataplane::link::msg::{Hello, StatsReport};
 
-#[derive(Clone, Debug, serde::Serialize)]
+/// A dataplane as `/v1/status` shows it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PeerState {
     pub id: u64,
     pub version: String,
@@ -14,7 +15,7 @@ pub struct PeerState {
 }
 
 /// The latest counters of a dataplane (totals since it started).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub ts_ms: u64,
     pub rx_packets: u64,
