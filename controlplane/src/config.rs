@@ -45,13 +45,8 @@ struct File {
     controlplane: CpConfig,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {err}")]
-    Read { path: String, err: std::io::Error },
-    #[error("config file {path}:{line}:{col}: {msg}")]
-    Parse { path: String, line: usize, col: usize, msg: String },
-}
+/// The same errors as the dataplane's, for the same file.
+pub use vigil_dataplane::config::ConfigError;
 
 impl CpConfig {
     pub fn load(path: &Path) -> Result<CpConfig, ConfigError> {
@@ -61,16 +56,7 @@ impl CpConfig {
     }
 
     pub fn parse(text: &str, path: &str) -> Result<CpConfig, ConfigError> {
-        toml::from_str::<File>(text).map(|f| f.controlplane).map_err(|e| {
-            let (line, col) = e
-                .span()
-                .map(|s| {
-                    let before = text.get(..s.start).unwrap_or("");
-                    (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, str::len) + 1)
-                })
-                .unwrap_or((0, 0));
-            ConfigError::Parse { path: path.to_string(), line, col, msg: e.message().to_string() }
-        })
+        toml::from_str::<File>(text).map(|f| f.controlplane).map_err(|e| ConfigError::parse(text, path, &e))
     }
 }
 

@@ -1,55 +1,11 @@
 //! The REST API of a real `vigil-cp` process on a real socket, with a real RocksDB in a
 //! temp dir, and `vigilctl` against it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+use common::*;
 use serde_json::{json, Value};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
-
-struct Cp {
-    child: Child,
-    url: String,
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Cp {
-    /// Kills the process (SIGKILL) and hands back its data directory.
-    fn kill(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.dir.take().expect("dir")
-    }
-}
-
-impl Drop for Cp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cp_cmd(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil-cp"));
-    c.arg("--data-dir").arg(dir.join("db")).arg("--socket").arg(dir.join("cp.sock"));
-    c
-}
-
-fn token(dir: &std::path::Path, name: &str, role: &str) -> String {
-    let out = cp_cmd(dir).args(["token", "create", "--name", name, "--role", role]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn start(dir: tempfile::TempDir) -> Cp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
-    let child = cp_cmd(dir.path()).args(["--listen", &format!("127.0.0.1:{port}"), "serve"]).spawn().unwrap();
-    let t0 = Instant::now();
-    while ureq::get(&format!("{url}/healthz")).call().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "vigil-cp did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Cp { child, url, dir: Some(dir) }
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// (status, JSON body) of a request.
 fn req(cp: &Cp, method: &str, path: &str, tok: Option<&str>, body: Option<&str>) -> (u16, Value) {

@@ -9,10 +9,12 @@
 //!   it is strict (an undocumented field or an unknown keyword is an error), and a test proves
 //!   it refuses wrong values.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command};
+
 use std::time::{Duration, Instant};
 use vigil_dataplane::link::msg::{AlertKind, AlertReport, DpMsg, FlowTuple};
 use vigil_dataplane::link::{Link, LinkConfig};
@@ -188,44 +190,6 @@ mod schema {
         }
         Ok(())
     }
-}
-
-struct Cp {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Cp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cp_cmd(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil-cp"));
-    c.arg("--data-dir").arg(dir.join("db")).arg("--socket").arg(dir.join("cp.sock"));
-    c
-}
-
-fn token(dir: &std::path::Path, name: &str, role: &str) -> String {
-    let out = cp_cmd(dir).args(["token", "create", "--name", name, "--role", role]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn start(dir: tempfile::TempDir) -> Cp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
-    let child = cp_cmd(dir.path()).args(["--listen", &format!("127.0.0.1:{port}"), "serve"]).spawn().unwrap();
-    let cp = Cp { child, url, _dir: dir };
-    let t0 = Instant::now();
-    while ureq::get(&format!("{}/healthz", cp.url)).call().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "vigil-cp did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cp
 }
 
 /// A request body: JSON (sent as `application/json`) or none.

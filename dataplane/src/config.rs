@@ -152,6 +152,14 @@ pub enum ConfigError {
     Invalid { path: String, field: &'static str, value: String, why: &'static str },
 }
 
+impl ConfigError {
+    /// A TOML error of `text` (read from `path`) with its line and column.
+    pub fn parse(text: &str, path: &str, e: &toml::de::Error) -> ConfigError {
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        ConfigError::Parse { path: path.to_string(), line, col, msg: e.message().to_string() }
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
@@ -160,10 +168,7 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ConfigError::Parse { path: path.to_string(), line, col, msg: e.message().to_string() }
-        })?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::parse(text, path, &e))?;
         cfg.validate(path)?;
         Ok(cfg)
     }

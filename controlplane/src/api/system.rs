@@ -40,6 +40,11 @@ pub async fn ready(State(st): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready\n")
 }
 
+/// Groups, rules and stored alerts.
+async fn counts(st: &AppState) -> Result<(usize, usize, u64), ApiError> {
+    blocking(st, |s| Ok((s.list_groups()?.len(), s.list_rules()?.len(), s.alert_count()))).await
+}
+
 /// Body of `GET /v1/status`.
 #[derive(Serialize, ToSchema)]
 pub struct Status {
@@ -66,13 +71,7 @@ pub struct Status {
     ),
 )]
 pub async fn status(State(st): State<AppState>) -> Result<Json<Status>, ApiError> {
-    let (groups, rules, alerts) = blocking(&st, |s| {
-        let g = s.list_groups().map_err(ApiError::from)?.len();
-        let r = s.list_rules().map_err(ApiError::from)?.len();
-        let a = s.alert_count();
-        Ok((g, r, a))
-    })
-    .await?;
+    let (groups, rules, alerts) = counts(&st).await?;
     Ok(Json(Status { version: env!("CARGO_PKG_VERSION"), groups, rules, alerts, dataplanes: st.dataplanes.list() }))
 }
 
@@ -87,13 +86,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Json<Status>, ApiError
     ),
 )]
 pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let (groups, rules, alerts) = blocking(&st, |s| {
-        let g = s.list_groups().map_err(ApiError::from)?.len();
-        let r = s.list_rules().map_err(ApiError::from)?.len();
-        let a = s.alert_count();
-        Ok((g, r, a))
-    })
-    .await?;
+    let (groups, rules, alerts) = counts(&st).await?;
     let mut body = format!(
         "# HELP vigil_cp_groups Groups defined.\n# TYPE vigil_cp_groups gauge\nvigil_cp_groups {groups}\n\
          # HELP vigil_cp_rules Rules defined (user and learned).\n# TYPE vigil_cp_rules gauge\nvigil_cp_rules {rules}\n\
